@@ -1,0 +1,29 @@
+"""``shadownets`` command line: a thin typer skin over the public API.
+
+Each sub-module registers its commands; none of them does maths of its own.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from shadownets.cli import audit, reproduce, reverse, theory, train
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="shadownets",
+    help="Why are deep nets reversible? Random-like generative models, shadow nets, "
+    "audits of trained nets and training with shadow data (Arora, Liang & Ma 2015).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+for _module in (theory, reverse, train, audit, reproduce):
+    _module.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

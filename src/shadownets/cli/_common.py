@@ -1,0 +1,106 @@
+"""Shared pieces of the command-line skin: error reporting, progress, tables, JSON."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import typer
+
+from shadownets.io import to_jsonable
+
+__all__ = ["handle_errors", "progress", "print_table", "print_json", "fail", "USER_ERRORS"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Exceptions that mean "the user asked for something wrong": shown as one line, no traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError,
+    TypeError,
+    KeyError,
+    LookupError,
+    OSError,
+    NotImplementedError,
+)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print ``error: message`` on stderr and exit with ``code``."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+    text = " ".join(str(text).split())
+    return text or type(exc).__name__
+
+
+def handle_errors(func: F) -> F:
+    """Decorate a command so that user errors print one line to stderr and exit 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except USER_ERRORS as exc:
+            fail(_one_line(exc))
+        except KeyboardInterrupt:
+            fail("interrupted", code=130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def _null_context() -> Iterator[None]:
+    yield
+
+
+def progress(items: Iterable[Any], description: str, total: int | None = None,
+             enabled: bool = True) -> Iterator[Any]:
+    """Iterate over ``items`` with a rich progress bar on stderr (hidden when not a TTY
+    or when ``enabled`` is False)."""
+    if not enabled or not sys.stderr.isatty():
+        yield from items
+        return
+    from rich.console import Console
+    from rich.progress import track
+
+    yield from track(items, description=description, total=total,
+                     console=Console(stderr=True), transient=True)
+
+
+def print_table(rows: Sequence[dict[str, Any]], title: str | None = None,
+                float_fmt: str = "{:.4g}") -> None:
+    """Print a list of dicts as a rich table on stdout (columns from the first row)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    if not rows:
+        Console().print("(no rows)")
+        return
+    columns = list(rows[0].keys())
+    for col in columns:
+        table.add_column(str(col))
+    for row in rows:
+        cells = []
+        for col in columns:
+            value = row.get(col)
+            if isinstance(value, float):
+                cells.append(float_fmt.format(value))
+            else:
+                cells.append(str(value))
+        table.add_row(*cells)
+    Console(width=max(120, Console().width)).print(table)
+
+
+def print_json(obj: Any) -> None:
+    """Print ``obj`` as strict JSON on stdout."""
+    typer.echo(json.dumps(to_jsonable(obj), indent=2, allow_nan=False))

@@ -1,0 +1,112 @@
+"""Safe file output: every result and checkpoint is written atomically.
+
+A write goes to a temporary file in the destination folder, is flushed and fsynced, and
+then replaces the destination with :func:`os.replace`, so a reader never sees a half-written
+file and a crash never destroys what was there before.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_write_with",
+    "save_json",
+    "save_dataframe_csv",
+    "save_figure",
+    "to_jsonable",
+]
+
+
+def atomic_write_with(path: str | os.PathLike, writer: Callable[[Path], None]) -> Path:
+    """Call ``writer(tmp_path)`` and move the finished file onto ``path`` atomically.
+
+    Parameters
+    ----------
+    path : path-like
+        Destination. Parent folders are created.
+    writer : callable
+        Writes the whole file at the temporary path it is given.
+
+    Returns
+    -------
+    Path
+        The destination path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        writer(tmp_path)
+        with open(tmp_path, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically."""
+    return atomic_write_with(path, lambda p: p.write_bytes(data))
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    return atomic_write_with(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert numpy/torch scalars and arrays, paths and dataclasses to plain JSON values.
+
+    Non-finite floats become ``None`` so that the output is strict JSON.
+    """
+    import dataclasses
+
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return to_jsonable(dataclasses.asdict(obj))
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "tolist"):  # numpy / torch arrays and scalars
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    return obj
+
+
+def save_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` as indented strict JSON, atomically."""
+    return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, allow_nan=False) + "\n")
+
+
+def save_dataframe_csv(path: str | os.PathLike, df: Any) -> Path:
+    """Write a pandas DataFrame as CSV (no index), atomically."""
+    return atomic_write_with(path, lambda p: df.to_csv(p, index=False))
+
+
+def save_figure(path: str | os.PathLike, fig: Any, dpi: int = 110) -> Path:
+    """Save a matplotlib figure atomically (format from the suffix) and close it."""
+    import matplotlib.pyplot as plt
+
+    suffix = Path(path).suffix.lstrip(".") or "png"
+    try:
+        return atomic_write_with(
+            path, lambda p: fig.savefig(p, format=suffix, dpi=dpi, bbox_inches="tight")
+        )
+    finally:
+        plt.close(fig)
