@@ -13,7 +13,8 @@ import typer
 
 from shadownets.io import to_jsonable
 
-__all__ = ["handle_errors", "progress", "print_table", "print_json", "fail", "USER_ERRORS"]
+__all__ = ["handle_errors", "progress", "step_progress", "print_table", "print_json", "fail",
+           "USER_ERRORS"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,11 +58,6 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@contextmanager
-def _null_context() -> Iterator[None]:
-    yield
-
-
 def progress(items: Iterable[Any], description: str, total: int | None = None,
              enabled: bool = True) -> Iterator[Any]:
     """Iterate over ``items`` with a rich progress bar on stderr (hidden when not a TTY
@@ -76,13 +72,32 @@ def progress(items: Iterable[Any], description: str, total: int | None = None,
                      console=Console(stderr=True), transient=True)
 
 
+@contextmanager
+def step_progress(description: str, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
+    """Yield a callback ``on_step(done, total)`` that drives a rich progress bar on stderr
+    (a no-op when stderr is not a TTY or ``enabled`` is False)."""
+    if not enabled or not sys.stderr.isatty():
+        yield lambda done, total: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(description, total=None)
+
+        def on_step(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield on_step
+
+
 def print_table(rows: Sequence[dict[str, Any]], title: str | None = None,
                 float_fmt: str = "{:.4g}") -> None:
     """Print a list of dicts as a rich table on stdout (columns from the first row)."""
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title)
+    table = Table(title=title, title_justify="left")
     if not rows:
         Console().print("(no rows)")
         return
@@ -98,7 +113,7 @@ def print_table(rows: Sequence[dict[str, Any]], title: str | None = None,
             else:
                 cells.append(str(value))
         table.add_row(*cells)
-    Console(width=max(120, Console().width)).print(table)
+    Console(width=max(200, Console().width)).print(table)
 
 
 def print_json(obj: Any) -> None:

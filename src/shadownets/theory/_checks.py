@@ -1,0 +1,88 @@
+"""Input checks shared by the theory module (the one place its arguments are validated)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+__all__ = [
+    "check_int",
+    "check_prob",
+    "check_finite",
+    "check_nonnegative",
+    "check_matrix_batch",
+    "make_generator",
+]
+
+
+def check_int(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
+    """Return ``value`` as an int, or raise ValueError naming ``name`` and the allowed range."""
+    if isinstance(value, bool) or not isinstance(value, (int,)) and not (
+        isinstance(value, float) and value.is_integer()
+    ):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    lo = "-inf" if low is None else str(low)
+    hi = "inf" if high is None else str(high)
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{name} must lie in [{lo}, {hi}], got {value}")
+    return value
+
+
+def check_prob(name: str, value: Any) -> float:
+    """Return a keep probability in (0, 1], or raise ValueError."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number in (0, 1], got {value!r}") from None
+    if not (0.0 < value <= 1.0) or math.isnan(value):
+        raise ValueError(f"{name} must lie in (0, 1] (keep probability), got {value}")
+    return value
+
+
+def check_finite(name: str, t: torch.Tensor) -> torch.Tensor:
+    """Raise ValueError if ``t`` holds NaN or infinite entries."""
+    if not torch.is_tensor(t):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+        bad = int((~torch.isfinite(t)).sum())
+        raise ValueError(f"{name} holds {bad} non-finite entries (NaN or inf); all must be finite")
+    return t
+
+
+def check_nonnegative(name: str, t: torch.Tensor) -> torch.Tensor:
+    """Raise ValueError if ``t`` is non-finite or has negative entries."""
+    check_finite(name, t)
+    if bool((t < 0).any()):
+        raise ValueError(f"{name} must be nonnegative, found min {float(t.min()):.4g}")
+    return t
+
+
+def check_matrix_batch(name: str, t: torch.Tensor, width: int) -> torch.Tensor:
+    """Check that ``t`` has shape (batch, width)."""
+    if not torch.is_tensor(t):
+        raise ValueError(f"{name} must be a torch.Tensor of shape (batch, {width})")
+    if t.dim() != 2 or t.shape[1] != width:
+        raise ValueError(
+            f"{name} must have shape (batch, {width}), got {tuple(t.shape)}"
+        )
+    return t
+
+
+def make_generator(
+    seed: int | torch.Generator | None, device: torch.device | str = "cpu"
+) -> torch.Generator:
+    """Turn a seed (or an existing generator) into a ``torch.Generator``.
+
+    ``None`` draws a fresh nondeterministic seed: pass an int for reproducible runs.
+    """
+    if isinstance(seed, torch.Generator):
+        return seed
+    gen = torch.Generator(device=torch.device(device))
+    if seed is None:
+        gen.seed()
+    else:
+        gen.manual_seed(check_int("seed", seed, low=0))
+    return gen

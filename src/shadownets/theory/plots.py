@@ -1,0 +1,54 @@
+"""Figures of the theory experiments (matplotlib is imported only when a figure is drawn)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from shadownets.io import save_figure
+
+__all__ = ["plot_recovery"]
+
+_COLORS = {"none": "tab:gray", "theory": "tab:blue", "calibrated": "tab:green",
+           "oracle": "tab:purple", "value": "tab:orange"}
+
+
+def plot_recovery(df: pd.DataFrame, fit: dict, path: str | Path, *, depth: int = 1) -> Path:
+    """Log–log plot of measured ‖ĥ−h‖²/‖h‖² against k/(ρn) for the top layer of
+    ``depth``-layer runs: one colour per bias rule, filled markers inside the theorem's regime
+    k < ρn < k², hollow outside; the fitted law of ``fit`` (from :func:`fit_law`) as a line.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    top = df[(df["depth"] == depth) & (df["layer"] == depth)]
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    for rule, part in top.groupby("bias_rule", sort=False):
+        color = _COLORS.get(str(rule), "black")
+        for inside, marker_face in ((True, color), (False, "none")):
+            sub = part[part["in_regime"] == inside]
+            if len(sub):
+                label = f"{rule}" + ("" if inside else " (outside regime)")
+                if rule == "oracle":  # drawn as crosses: it often sits on "calibrated"
+                    ax.scatter(sub["bound"], sub["rel_error_sq"], s=18, marker="x",
+                               color=color, alpha=1.0 if inside else 0.5, label=label)
+                else:
+                    ax.scatter(sub["bound"], sub["rel_error_sq"], s=22, edgecolors=color,
+                               facecolors=marker_face, label=label)
+    xs = np.geomspace(top["bound"].min(), top["bound"].max(), 50)
+    ax.plot(xs, fit["constant"] * xs ** fit["slope"], color=_COLORS.get(fit["bias"], "k"),
+            lw=1.5, label=f"fit ({fit['bias']}): {fit['constant']:.3g}·(k/ρn)^{fit['slope']:.2f},"
+            f" R²={fit['r2']:.2f}")
+    ax.plot(xs, xs, color="k", ls=":", lw=1, label="k/(ρn)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("k / (ρ n)")
+    ax.set_ylabel("‖ĥ − h‖² / ‖h‖²  (mean over samples)")
+    ax.set_title(f"Feed-forward recovery, depth {depth} (top layer)")
+    ax.legend(fontsize=7, loc="best")
+    ax.grid(True, which="both", alpha=0.3)
+    return save_figure(path, fig)

@@ -1,0 +1,188 @@
+"""Sweeps over the generative model's parameters: grid → tidy DataFrame → fitted law."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from shadownets.theory.model import NetConfig
+from shadownets.theory.recovery import RECOVERY_COLUMNS, run_recovery
+
+__all__ = ["SweepGrid", "QUICK_GRID", "FULL_GRID", "SWEEP_COLUMNS", "run_sweep", "fit_law",
+           "grid_points", "sweep_to_folder"]
+
+#: Column order of :func:`run_sweep`: the configuration, then :data:`RECOVERY_COLUMNS`.
+SWEEP_COLUMNS = ("n", "m", "k_top", "depth", "weights", "degree", "seed", "seconds_infer",
+                 *RECOVERY_COLUMNS)
+
+
+@dataclass(frozen=True)
+class SweepGrid:
+    """A grid of generative-model configurations; every combination is one run.
+
+    For depth ``D > 1`` the widths are ``(n, n, ..., n, m)``: ``D − 1`` intermediate layers as
+    wide as the observed one.
+    """
+
+    n: tuple[int, ...] = (1000, 2000, 4000, 8000)  # observed widths
+    m: tuple[int, ...] = (2000,)  # top hidden widths
+    k: tuple[int, ...] = (16, 32, 64)  # top sparsities
+    rho: tuple[float, ...] = (0.5, 1.0)  # keep probabilities (all layers)
+    depth: tuple[int, ...] = (1,)  # numbers of layers
+    weights: tuple[str, ...] = ("gaussian",)  # weight families
+    degree: int = 64  # sparse family: neighbours per observed unit
+    bias: tuple[str, ...] = ("none", "theory", "calibrated", "oracle")  # bias rules
+    seeds: tuple[int, ...] = (0,)  # one net + samples per seed
+    batch: int = 128  # samples per run
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, tuple) and len(value) == 0:
+                raise ValueError(f"sweep grid field {f.name!r} must not be empty")
+
+
+#: Seconds on 2 CPU cores; enough points for a stable fit of the law.
+QUICK_GRID = SweepGrid(
+    n=(1000, 2000, 4000, 8000), m=(1000, 4000), k=(16, 32, 64), rho=(0.5, 1.0),
+    depth=(1,), weights=("gaussian",), bias=("none", "theory", "calibrated", "oracle"),
+    seeds=(0,), batch=64,
+)
+#: Minutes: larger nets, several m, depth up to 3, both weight families, 3 seeds.
+FULL_GRID = SweepGrid(
+    n=(1000, 2000, 4000, 8000, 16000), m=(1000, 4000), k=(16, 32, 64, 128), rho=(0.25, 0.5, 1.0),
+    depth=(1, 2, 3), weights=("gaussian", "sparse"), degree=64,
+    bias=("none", "theory", "calibrated", "oracle"), seeds=(0, 1, 2), batch=128,
+)
+
+
+def grid_points(grid: SweepGrid) -> Iterator[dict]:
+    """The valid combinations of ``grid`` (those with k <= m and degree <= every width)."""
+    for n, m, k, rho, depth, weights, seed in itertools.product(
+        grid.n, grid.m, grid.k, grid.rho, grid.depth, grid.weights, grid.seeds
+    ):
+        widths = (n,) * depth + (m,)
+        if k > m or (weights == "sparse" and grid.degree > min(widths[1:])):
+            continue
+        yield {"n": n, "m": m, "k": k, "rho": rho, "depth": depth, "weights": weights,
+               "seed": seed, "widths": widths}
+
+
+def run_sweep(
+    grid: SweepGrid,
+    *,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str = "cpu",
+    on_step: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """Run every point of ``grid`` under every bias rule.
+
+    Returns
+    -------
+    DataFrame
+        One row per (configuration, seed, bias rule, layer), columns :data:`SWEEP_COLUMNS`.
+        The same net and samples are used for every bias rule of a configuration and seed.
+    """
+    points = list(grid_points(grid))
+    if not points:
+        raise ValueError("the sweep grid has no valid point (check k <= m and degree)")
+    total, done, frames = len(points) * len(grid.bias), 0, []
+    for p in points:
+        cfg = NetConfig(p["widths"], k=p["k"], rho=p["rho"], weights=p["weights"],
+                        degree=grid.degree if p["weights"] == "sparse" else None)
+        for bias in grid.bias:
+            table, result = run_recovery(cfg, batch=grid.batch, bias=bias, seed=p["seed"],
+                                         dtype=dtype, device=device)
+            table.insert(0, "seconds_infer", result.seconds_infer)
+            for col in ("seed", "degree", "weights", "depth", "k_top", "m", "n"):
+                value = {"k_top": p["k"], "degree": cfg.degree}.get(col, p.get(col))
+                table.insert(0, col, value)
+            frames.append(table)
+            done += 1
+            if on_step is not None:
+                on_step(done, total)
+    return pd.concat(frames, ignore_index=True)[list(SWEEP_COLUMNS)]
+
+
+def fit_law(
+    df: pd.DataFrame,
+    *,
+    bias: str = "calibrated",
+    depth: int = 1,
+    in_regime_only: bool = False,
+) -> dict[str, float]:
+    """Fit ``log err = slope·log(k/(ρn)) + intercept`` on the top layer of ``depth``-layer runs.
+
+    Also fits the law with the log factor, ``log err = slope·log(k ln m/(ρn)) + intercept``.
+
+    Returns
+    -------
+    dict
+        ``slope``, ``intercept``, ``constant`` (= exp(intercept)), ``r2``, and the same with
+        suffix ``_log`` for the log-factor law; ``n_points``, ``bias``, ``depth``.
+    """
+    sel = df[(df["bias_rule"] == bias) & (df["depth"] == depth) & (df["layer"] == depth)]
+    if in_regime_only:
+        sel = sel[sel["in_regime"]]
+    sel = sel[sel["rel_error_sq"] > 0]
+    if len(sel) < 3:
+        raise ValueError(f"need at least 3 runs with bias={bias!r}, depth={depth} to fit a law, "
+                         f"got {len(sel)}")
+    y = np.log(sel["rel_error_sq"].to_numpy(float))
+    out: dict[str, float] = {"bias": bias, "depth": depth, "n_points": len(sel),
+                             "in_regime_only": in_regime_only}
+    log_bound = np.log(sel["bound"].to_numpy(float))
+    log_log_m = np.log(np.log(sel["m"].to_numpy(float)))
+    for suffix, x in (("", log_bound), ("_log", log_bound + log_log_m)):
+        slope, intercept = np.polyfit(x, y, 1)
+        resid = y - (slope * x + intercept)
+        r2 = 1.0 - float(resid @ resid) / float(((y - y.mean()) ** 2).sum())
+        out.update({f"slope{suffix}": float(slope), f"intercept{suffix}": float(intercept),
+                    f"constant{suffix}": math.exp(float(intercept)), f"r2{suffix}": r2})
+    return out
+
+
+def sweep_to_folder(
+    grid: SweepGrid,
+    out: str | Path,
+    *,
+    headline_bias: str = "calibrated",
+    on_step: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Run ``grid`` and write ``out/results.csv``, ``out/recovery.png`` and ``out/summary.json``.
+
+    The summary holds the fitted law for ``headline_bias`` (keys ``slope``, ``intercept``,
+    ``r2``, ... at top level and under ``fit``), the fits of every bias rule (all points and
+    in-regime points only), the grid and the file paths.
+    """
+    from shadownets.io import save_dataframe_csv, save_json
+    from shadownets.theory.plots import plot_recovery
+
+    out = Path(out)
+    df = run_sweep(grid, on_step=on_step)
+    fits = {}
+    for rule in grid.bias:
+        for tag, only in (("all", False), ("in_regime", True)):
+            try:
+                fits[f"{rule}/{tag}"] = fit_law(df, bias=rule, in_regime_only=only)
+            except ValueError as exc:  # too few points for this rule
+                fits[f"{rule}/{tag}"] = {"error": str(exc)}
+    fit = fits[f"{headline_bias}/all"]
+    if "error" in fit:
+        raise ValueError(f"cannot fit the law for bias {headline_bias!r}: {fit['error']}")
+    files = {"results": out / "results.csv", "figure": out / "recovery.png",
+             "summary": out / "summary.json"}
+    save_dataframe_csv(files["results"], df)
+    plot_recovery(df, fit, files["figure"])
+    summary = {**{k: fit[k] for k in ("slope", "intercept", "r2", "slope_log", "r2_log")},
+               "fit": fit, "fits": fits, "grid": asdict(grid), "n_rows": len(df),
+               "files": {k: str(v) for k, v in files.items()}}
+    save_json(files["summary"], summary)
+    return summary
