@@ -9,7 +9,7 @@ import pandas as pd
 
 from shadownets.io import save_figure
 
-__all__ = ["plot_recovery"]
+__all__ = ["plot_recovery", "plot_depth", "plot_baselines"]
 
 _COLORS = {"none": "tab:gray", "theory": "tab:blue", "calibrated": "tab:green",
            "oracle": "tab:purple", "value": "tab:orange"}
@@ -51,4 +51,51 @@ def plot_recovery(df: pd.DataFrame, fit: dict, path: str | Path, *, depth: int =
     ax.set_title(f"Feed-forward recovery, depth {depth} (top layer)")
     ax.legend(fontsize=7, loc="best")
     ax.grid(True, which="both", alpha=0.3)
+    return save_figure(path, fig)
+
+
+def plot_depth(df: pd.DataFrame, path: str | Path) -> Path:
+    """Per-layer error of multi-layer runs: one panel per bias rule, one line per depth
+    (x axis: layer ℓ = 1 first hidden … L top)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rules = list(dict.fromkeys(df["bias_rule"]))
+    fig, axes = plt.subplots(1, len(rules), figsize=(3.2 * len(rules), 3.2), sharey=True,
+                             squeeze=False)
+    for ax, rule in zip(axes[0], rules, strict=True):
+        for depth, part in df[df["bias_rule"] == rule].groupby("depth"):
+            part = part.groupby("layer", as_index=False)["rel_error_sq"].mean()
+            ax.plot(part["layer"], part["rel_error_sq"], marker="o", label=f"depth {depth}")
+        ax.set_title(f"bias: {rule}", fontsize=9)
+        ax.set_xlabel("layer ℓ (1 = first hidden)")
+        ax.set_yscale("log")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].set_ylabel("‖ĥ − h‖² / ‖h‖²")
+    axes[0][-1].legend(fontsize=8)
+    fig.suptitle("Recovery per layer of deep random-like nets", fontsize=10)
+    return save_figure(path, fig)
+
+
+def plot_baselines(df: pd.DataFrame, path: str | Path) -> Path:
+    """Error against time per sample, one point per (method, setting); both axes log."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.6, 4.2))
+    floor = 1e-16  # exact solvers reach round-off: draw them at the floor
+    for method, part in df.groupby("method", sort=False):
+        ax.scatter(part["seconds_per_sample"], part["rel_error_sq"].clip(lower=floor),
+                   label=str(method), s=30)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("seconds per sample")
+    ax.set_ylabel(f"‖ĥ − h‖² / ‖h‖²  (clipped at {floor:g})")
+    ax.set_title("Feed-forward vs solvers, same instances")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
     return save_figure(path, fig)

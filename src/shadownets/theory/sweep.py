@@ -15,8 +15,8 @@ import torch
 from shadownets.theory.model import NetConfig
 from shadownets.theory.recovery import RECOVERY_COLUMNS, run_recovery
 
-__all__ = ["SweepGrid", "QUICK_GRID", "FULL_GRID", "SWEEP_COLUMNS", "run_sweep", "fit_law",
-           "grid_points", "sweep_to_folder"]
+__all__ = ["SweepGrid", "QUICK_GRID", "FULL_GRID", "DEPTH_GRID", "SWEEP_COLUMNS", "run_sweep",
+           "fit_law", "grid_points", "sweep_to_folder"]
 
 #: Column order of :func:`run_sweep`: the configuration, then :data:`RECOVERY_COLUMNS`.
 SWEEP_COLUMNS = ("n", "m", "k_top", "depth", "weights", "degree", "seed", "seconds_infer",
@@ -28,7 +28,8 @@ class SweepGrid:
     """A grid of generative-model configurations; every combination is one run.
 
     For depth ``D > 1`` the widths are ``(n, n, ..., n, m)``: ``D − 1`` intermediate layers as
-    wide as the observed one.
+    wide as the observed one. Alternatively ``stacks`` lists explicit width stacks
+    ``(n_0, ..., n_L)``; when given, it replaces the product of ``n``, ``m`` and ``depth``.
     """
 
     n: tuple[int, ...] = (1000, 2000, 4000, 8000)  # observed widths
@@ -41,11 +42,17 @@ class SweepGrid:
     bias: tuple[str, ...] = ("none", "theory", "calibrated", "oracle")  # bias rules
     seeds: tuple[int, ...] = (0,)  # one net + samples per seed
     batch: int = 128  # samples per run
+    stacks: tuple[tuple[int, ...], ...] = ()  # explicit (n_0, ..., n_L) stacks, optional
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, tuple) and len(value) == 0:
+            if f.name == "stacks":
+                for st_ in value:
+                    if len(st_) < 2 or any(int(w) < 1 for w in st_):
+                        raise ValueError(f"each of stacks must be (n_0, ..., n_L) with L >= 1 "
+                                         f"and positive widths, got {st_}")
+            if f.name != "stacks" and isinstance(value, tuple) and len(value) == 0:
                 raise ValueError(f"sweep grid field {f.name!r} must not be empty")
 
 
@@ -55,20 +62,30 @@ QUICK_GRID = SweepGrid(
     depth=(1,), weights=("gaussian",), bias=("none", "theory", "calibrated", "oracle"),
     seeds=(0,), batch=64,
 )
-#: Minutes: larger nets, several m, depth up to 3, both weight families, 3 seeds.
+#: Minutes: larger nets, two m, both weight families, 2 seeds (one layer; depth has its own grid).
 FULL_GRID = SweepGrid(
-    n=(1000, 2000, 4000, 8000, 16000), m=(1000, 4000), k=(16, 32, 64, 128), rho=(0.25, 0.5, 1.0),
-    depth=(1, 2, 3), weights=("gaussian", "sparse"), degree=64,
-    bias=("none", "theory", "calibrated", "oracle"), seeds=(0, 1, 2), batch=128,
+    n=(1000, 2000, 4000, 8000, 16000), m=(1000, 4000), k=(16, 32, 64, 128), rho=(0.5, 1.0),
+    depth=(1,), weights=("gaussian", "sparse"), degree=64,
+    bias=("none", "theory", "calibrated", "oracle"), seeds=(0, 1), batch=128,
+)
+#: Depth 1, 2, 3 with widths growing 4× per layer downwards, so that every layer's input is
+#: wide enough for its (non-sparse) hidden layer: (1000, 250), (4000, 1000, 250), ...
+DEPTH_GRID = SweepGrid(
+    stacks=((1000, 250), (4000, 1000, 250), (16000, 4000, 1000, 250)), k=(8,), rho=(0.5,),
+    bias=("none", "theory", "calibrated", "oracle"), seeds=(0,), batch=64,
 )
 
 
 def grid_points(grid: SweepGrid) -> Iterator[dict]:
     """The valid combinations of ``grid`` (those with k <= m and degree <= every width)."""
-    for n, m, k, rho, depth, weights, seed in itertools.product(
-        grid.n, grid.m, grid.k, grid.rho, grid.depth, grid.weights, grid.seeds
+    if grid.stacks:
+        shapes = [(tuple(st_), st_[0], st_[-1], len(st_) - 1) for st_ in grid.stacks]
+    else:
+        shapes = [((n,) * depth + (m,), n, m, depth)
+                  for n, m, depth in itertools.product(grid.n, grid.m, grid.depth)]
+    for (widths, n, m, depth), k, rho, weights, seed in itertools.product(
+        shapes, grid.k, grid.rho, grid.weights, grid.seeds
     ):
-        widths = (n,) * depth + (m,)
         if k > m or (weights == "sparse" and grid.degree > min(widths[1:])):
             continue
         yield {"n": n, "m": m, "k": k, "rho": rho, "depth": depth, "weights": weights,

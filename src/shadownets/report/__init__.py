@@ -1,0 +1,13 @@
+"""``shadownets reproduce``: every claim of the paper, one command, one report.
+
+Parts register themselves in :data:`PARTS` (report order); :func:`reproduce` runs them,
+reusing finished ones, and writes ``report.md`` and a self-contained ``report.html``.
+"""
+
+from shadownets.report import theory_parts  # noqa: F401  (registers the theory parts)
+from shadownets.report.base import PARTS, SCALES, VERDICTS, Context, PartResult
+from shadownets.report.render import format_value, write_report
+from shadownets.report.runner import ReportResult, environment, reproduce
+
+__all__ = ["PARTS", "SCALES", "VERDICTS", "Context", "PartResult", "ReportResult",
+           "environment", "format_value", "reproduce", "write_report"]
