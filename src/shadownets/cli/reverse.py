@@ -1,10 +1,126 @@
-"""CLI commands: reverse (placeholder until its issue lands)."""
+"""CLI commands of the reverse module: ``generate`` (image grid of shadows) and ``layers``."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import typer
+
+from shadownets.cli._common import handle_errors, print_json, print_table
+
+__all__ = ["register"]
+
+_MODEL_HELP = "Model spec: package.module:factory, path/to/file.py:factory or zoo:NAME."
+
+
+def _parse_kwargs(text: str | None) -> dict:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--model-kwargs: expected a JSON object, got {text!r} ({exc})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"--model-kwargs: expected a JSON object, got {text!r}")
+    return value
+
+
+def _parse_alpha(text: str) -> str | float:
+    if text in ("theory", "calibrated"):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(
+            f"--alpha: expected theory, calibrated or a number, got {text!r}") from None
+
+
+def _parse_shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        shape = ()
+    if not shape or any(s < 1 for s in shape):
+        raise ValueError(f"--input-shape: expected positive integers like 3,32,32, got {text!r}")
+    return shape
+
+
+@handle_errors
+def generate(
+    model: str = typer.Option(..., help=_MODEL_HELP),
+    model_kwargs: str = typer.Option(None, help="Factory keyword arguments as a JSON object."),
+    weights: Path = typer.Option(None, help=".safetensors or torch state dict / checkpoint."),
+    layer: str = typer.Option(..., help="Activation point of the codes (see `layers`)."),
+    data: str = typer.Option(..., help="Data set name (shadownets.data.load_dataset)."),
+    data_dir: Path = typer.Option(None, help="Data folder (default: the cache)."),
+    n: int = typer.Option(8, help="Number of test images."),
+    rho: float = typer.Option(1.0, help="Dropout keep probability ρ in (0, 1]."),
+    alpha: str = typer.Option("theory", help="theory | calibrated | a number."),
+    unpool: str = typer.Option("switches", help="switches | spread | random | nearest."),
+    seed: int = typer.Option(0, help="Seed of masks, random unpooling and sampled codes."),
+    from_codes: bool = typer.Option(False, "--from-codes",
+                                    help="Generate from sampled sparse codes, not real inputs."),
+    out: Path = typer.Option(..., help="Output image (png, pdf, svg)."),
+    json_out: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+) -> None:
+    """Write an image grid: test images beside their shadows (or shadows of sampled codes)."""
+    from shadownets.data import load_dataset
+    from shadownets.io import save_figure
+    from shadownets.reverse.figures import shadow_grid
+    from shadownets.reverse.samples import shadow_samples
+    from shadownets.specs import load_model
+
+    if n < 1:
+        raise ValueError(f"--n: expected a positive number of images, got {n}")
+    net = load_model(model, _parse_kwargs(model_kwargs), weights)
+    splits = load_dataset(data, data_dir=data_dir)
+    x = splits.x_test[:n]
+    samples = shadow_samples(net, x, layer, rho=rho, alpha=_parse_alpha(alpha), unpool=unpool,
+                             seed=seed, from_codes=from_codes)
+    save_figure(out, shadow_grid(samples))
+    summary = {"out": str(out), "layer": samples.layer, "n": int(x.shape[0]),
+               "alphas": samples.alphas, "rhos": samples.rhos, "from_codes": from_codes}
+    if json_out:
+        print_json(summary)
+    else:
+        typer.echo(f"wrote {out} ({x.shape[0]} images, layer {samples.layer!r}, "
+                   f"alphas {', '.join(f'{a:.4g}' for a in samples.alphas)})")
+
+
+@handle_errors
+def layers(
+    model: str = typer.Option(..., help=_MODEL_HELP),
+    model_kwargs: str = typer.Option(None, help="Factory keyword arguments as a JSON object."),
+    weights: Path = typer.Option(None, help=".safetensors or torch state dict / checkpoint."),
+    input_shape: str = typer.Option(None, help="Per-sample input shape, e.g. 3,32,32 "
+                                               "(default: the model's input_shape attribute)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List the activation points usable as --layer, in forward order, with shapes."""
+    import torch
+
+    from shadownets.reverse import list_layers
+    from shadownets.specs import load_model
+
+    net = load_model(model, _parse_kwargs(model_kwargs), weights)
+    if input_shape is not None:
+        shape = _parse_shape(input_shape)
+    elif getattr(net, "input_shape", None) is not None:
+        shape = tuple(int(s) for s in net.input_shape)
+    else:
+        raise ValueError("--input-shape: required for a model without an input_shape attribute")
+    infos = list_layers(net, torch.zeros(1, *shape))
+    rows = [{"name": i.name, "kind": i.kind, "shape": "x".join(map(str, i.shape)),
+             "reversible": i.reversible} for i in infos]
+    if json_out:
+        print_json([{"name": i.name, "kind": i.kind, "shape": list(i.shape),
+                     "reversible": i.reversible} for i in infos])
+    else:
+        print_table(rows, title=f"activation points of {model}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to app."""
-    return None
+    """Add this module's commands to ``app``."""
+    app.command("generate")(generate)
+    app.command("layers")(layers)

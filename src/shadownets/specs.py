@@ -1,0 +1,220 @@
+"""Model specs for the command line: build a model from a string and load its weights safely.
+
+A spec is one of
+
+- ``package.module:factory`` — import the module, call ``factory(**kwargs)``;
+- ``path/to/file.py:factory`` — load the file as a module, call ``factory(**kwargs)``;
+- ``PREFIX:NAME`` for a prefix registered with :func:`register_spec_prefix`, resolved by
+  ``resolver(NAME, kwargs)``. ``zoo`` is registered by :mod:`shadownets.train`, which is
+  imported on the first ``zoo:`` spec.
+
+``factory`` may be a dotted attribute path (``Class.build``). Weights are read from a
+``.safetensors`` file or from a ``torch.save`` file with ``weights_only=True`` and
+``map_location="cpu"`` (GPU-saved checkpoints load; arbitrary objects are never unpickled).
+A checkpoint dict holding the state dict under ``"state_dict"`` or ``"model"`` is accepted,
+and a ``"module."`` prefix (DistributedDataParallel) is stripped when the model has none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "load_model",
+    "build_model",
+    "load_state_dict",
+    "apply_state_dict",
+    "register_spec_prefix",
+    "list_spec_prefixes",
+]
+
+Resolver = Callable[[str, dict], nn.Module]
+_PREFIXES: dict[str, Resolver] = {}
+#: Prefixes whose resolver is registered by importing a module (imported on first use).
+_LAZY_PREFIXES: dict[str, str] = {"zoo": "shadownets.train"}
+
+_SPEC_HELP = ("expected 'package.module:factory', 'path/to/file.py:factory' or "
+              "'PREFIX:NAME' with a registered prefix")
+
+
+def register_spec_prefix(prefix: str, resolver: Resolver, *, overwrite: bool = False) -> None:
+    """Let specs ``PREFIX:NAME`` be built by ``resolver(NAME, kwargs) -> nn.Module``.
+
+    Parameters
+    ----------
+    prefix : str
+        An identifier such as ``"zoo"`` (no dots, slashes or colons).
+    resolver : callable
+    overwrite : bool, default False
+        Replace an existing registration instead of raising.
+    """
+    if not isinstance(prefix, str) or not prefix.isidentifier():
+        raise ValueError(f"prefix: expected an identifier such as 'zoo', got {prefix!r}")
+    if not callable(resolver):
+        raise ValueError(f"resolver: expected a callable, got {type(resolver).__name__}")
+    if prefix in _PREFIXES and not overwrite and _PREFIXES[prefix] is not resolver:
+        raise ValueError(f"prefix: {prefix!r} is already registered; pass overwrite=True")
+    _PREFIXES[prefix] = resolver
+
+
+def list_spec_prefixes() -> list[str]:
+    """Registered spec prefixes, sorted."""
+    return sorted(_PREFIXES)
+
+
+def _import_target(target: str) -> Any:
+    if target.endswith(".py") or "/" in target or os.sep in target:
+        path = Path(target)
+        if not path.is_file():
+            raise FileNotFoundError(f"spec: model file not found: {target}")
+        digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+        spec = importlib.util.spec_from_file_location(f"_shadownets_spec_{digest}", path)
+        if spec is None or spec.loader is None:
+            raise ValueError(f"spec: cannot load {target} as a Python module")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    try:
+        return importlib.import_module(target)
+    except ImportError as exc:
+        raise ValueError(f"spec: cannot import module {target!r}: {exc}") from exc
+
+
+def _resolve_factory(spec: str) -> Callable[..., Any]:
+    target, _, attr = spec.rpartition(":")
+    if not target or not attr:
+        raise ValueError(f"spec: {_SPEC_HELP}, got {spec!r}")
+    obj = _import_target(target)
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            names = sorted(n for n in dir(obj) if not n.startswith("_")
+                           and callable(getattr(obj, n)))
+            shown = ", ".join(names[:20]) + (" ..." if len(names) > 20 else "")
+            raise ValueError(f"spec: {target!r} has no attribute {attr!r}; callables there: "
+                             f"{shown or '(none)'}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise ValueError(f"spec: {attr!r} in {target!r} is not callable")
+    return obj
+
+
+def build_model(spec: str, kwargs: dict | None = None) -> nn.Module:
+    """Build (untrained) the model named by ``spec`` with ``kwargs``; see the module docs."""
+    if not isinstance(spec, str) or ":" not in spec:
+        raise ValueError(f"spec: {_SPEC_HELP}, got {spec!r}")
+    if kwargs is not None and not isinstance(kwargs, Mapping):
+        raise ValueError(f"kwargs: expected a dict of keyword arguments, got "
+                         f"{type(kwargs).__name__}")
+    kwargs = dict(kwargs or {})
+    prefix, _, rest = spec.partition(":")
+    if prefix not in _PREFIXES and prefix in _LAZY_PREFIXES:
+        importlib.import_module(_LAZY_PREFIXES[prefix])  # registers the prefix
+    if prefix in _PREFIXES:
+        model = _PREFIXES[prefix](rest, kwargs)
+    else:
+        factory = _resolve_factory(spec)
+        try:
+            model = factory(**kwargs)
+        except TypeError as exc:
+            raise ValueError(f"kwargs: {spec} rejected {kwargs}: {exc}") from exc
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"spec: {spec} returned {type(model).__name__}, not a torch.nn.Module")
+    return model
+
+
+def load_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
+    """Read a state dict (on CPU) from ``.safetensors`` or a ``torch.save`` file.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError
+        Unreadable file, or not a mapping of names to tensors.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights: file not found: {path}")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            obj: Any = load_file(str(path), device="cpu")
+        else:
+            obj = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as exc:  # unpickling / format errors of both readers
+        msg = " ".join(str(exc).split())[:200]
+        raise ValueError(f"weights: cannot read {path} as safetensors or a weights-only "
+                         f"torch checkpoint: {msg}") from exc
+    if isinstance(obj, Mapping):
+        for key in ("state_dict", "model"):
+            if isinstance(obj.get(key), Mapping):
+                obj = obj[key]
+                break
+    if not isinstance(obj, Mapping) or not all(isinstance(v, Tensor) for v in obj.values()):
+        raise ValueError(f"weights: {path} does not hold a state dict (names -> tensors), nor a "
+                         "checkpoint with one under 'state_dict' or 'model'")
+    return dict(obj)
+
+
+def _brief(items: list[str], limit: int = 5) -> str:
+    return ", ".join(items[:limit]) + (f", ... ({len(items)} in all)" if len(items) > limit
+                                       else "")
+
+
+def apply_state_dict(model: nn.Module, state: Mapping[str, Tensor],
+                     source: str = "weights") -> nn.Module:
+    """Load ``state`` into ``model`` strictly; a mismatch raises one clear ValueError."""
+    own = model.state_dict()
+    state = dict(state)
+    if state and all(k.startswith("module.") for k in state) and not any(
+            k.startswith("module.") for k in own):
+        state = {k[len("module."):]: v for k, v in state.items()}
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = [f"{k} {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+              for k in sorted(set(own) & set(state)) if state[k].shape != own[k].shape]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"missing keys ({len(missing)}): {_brief(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys ({len(unexpected)}): {_brief(unexpected)}")
+        if shapes:
+            parts.append(f"shape mismatches ({len(shapes)}): {_brief(shapes)}")
+        raise ValueError(f"{source}: state dict does not match the model: " + "; ".join(parts))
+    model.load_state_dict(state)
+    return model
+
+
+def load_model(spec: str, kwargs: dict | None = None,
+               weights: str | os.PathLike | None = None) -> nn.Module:
+    """Build the model named by ``spec`` and load ``weights`` into it (eval mode).
+
+    Parameters
+    ----------
+    spec : str
+        ``package.module:factory``, ``path/to/file.py:factory`` or ``PREFIX:NAME``.
+    kwargs : dict, optional
+        Keyword arguments of the factory.
+    weights : path, optional
+        ``.safetensors`` or ``torch.save`` state dict / checkpoint.
+
+    Returns
+    -------
+    nn.Module
+        On CPU, in eval mode.
+    """
+    model = build_model(spec, kwargs)
+    if weights is not None:
+        apply_state_dict(model, load_state_dict(weights), source=f"weights {weights}")
+    return model.eval()
