@@ -1,6 +1,5 @@
 """Shared test settings: single-threaded torch (tests use tiny tensors) and a seeded generator."""
 
-
 import pytest
 import torch
 

@@ -24,7 +24,12 @@ def test_recover_table_and_widths():
     res = runner.invoke(app, ["recover", "--n", "300", "--m", "50", "--k", "3",
                               "--widths", "120,80", "--bias", "-0.1", "--batch", "8"])
     assert res.exit_code == 0, res.output
-    assert "rel_error_sq" in res.stdout
+    assert "(300, 120, 80, 50)" in res.stdout and "rel_error_sq" in res.stdout
+    res = runner.invoke(app, ["recover", "--n", "300", "--m", "50", "--k", "3",
+                              "--widths", "120,80", "--batch", "8", "--json"])
+    out = json.loads(res.stdout)
+    assert out["config"]["widths"] == [300, 120, 80, 50]
+    assert [row["width"] for row in out["layers"]] == [120, 80, 50]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -34,6 +39,7 @@ def test_recover_table_and_widths():
     (["--bias", "magic"], "--bias must be one of"),
     (["--weights", "sparse", "--degree", "500"], "degree must lie in [1, 100], got 500"),
     (["--depth", "2", "--widths", "5"], "either --depth or --widths"),
+    (["--device", "gpu"], "--device must be cpu, cuda or cuda:N"),
 ])
 def test_recover_bad_input_one_line_no_traceback(args, message):
     base = {"--n": "400", "--m": "100", "--k": "4"}

@@ -61,6 +61,14 @@ def test_verdict_numbers_recomputed_from_files(report):
     ident = pd.read_csv(out / "identities" / "identities.csv")
     numbers = json.loads((out / "identities" / "result.json").read_text())["numbers"]
     assert numbers["n_hold"] == int(ident["holds"].sum())
+    bias = pd.read_csv(out / "bias" / "paired.csv")
+    numbers = json.loads((out / "bias" / "result.json").read_text())["numbers"]
+    assert numbers["calibrated_beats_none"] == pytest.approx(
+        (bias["calibrated"] < bias["none"]).mean())
+    sparse = pd.read_csv(out / "sparse" / "paired.csv")
+    numbers = json.loads((out / "sparse" / "result.json").read_text())["numbers"]
+    for d, part in sparse.groupby("degree"):
+        assert numbers[f"ratio_max_d{d}"] == pytest.approx(part["sparse_over_dense"].max())
     verdicts = json.loads((out / "verdicts.json").read_text())
     assert {v["name"] for v in verdicts} == set(PARTS)
 
@@ -79,6 +87,11 @@ def test_rerun_reuses_finished_parts(report):
     assert again.skipped == ["identities"]
     forced = reproduce(out, scale="tiny", parts=["identities"], force=True)
     assert forced.skipped == []
+    # re-running a part re-runs those that read its files
+    forced = reproduce(out, scale="tiny", parts=["theorem"], force=True)
+    assert [r.name for r in forced.parts] == ["theorem"]
+    again = reproduce(out, scale="tiny", parts=["bias"])
+    assert again.skipped == ["theorem"]  # bias is re-run: its input changed
 
 
 def test_cli_list_and_errors(tmp_path):
@@ -89,3 +102,8 @@ def test_cli_list_and_errors(tmp_path):
     assert res.exit_code == 2 and "unknown report part(s) ['nope']" in res.stderr
     res = runner.invoke(app, ["reproduce", "--out", str(tmp_path), "--scale", "huge"])
     assert res.exit_code == 2 and "scale must be one of" in res.stderr
+
+
+def test_written_files_are_world_readable(report):
+    out, result = report
+    assert result.markdown.stat().st_mode & 0o044 == 0o044

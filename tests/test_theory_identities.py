@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from shadownets.theory import NetConfig
-from shadownets.theory.identities import identity_table, model_checks, stein_check
+from shadownets.theory.identities import _row, identity_table, model_checks, stein_check
 
 
 @pytest.mark.parametrize("law", ["gaussian", "rademacher"])
@@ -14,12 +14,22 @@ def test_stein_identity_h_over_two(law, h, sd):
     assert abs(row["measured"] - h / 2) < 0.02 * max(1.0, h)
 
 
-def test_stein_check_detects_a_wrong_claim():
-    """The check has power: for w ~ N(0, 2²) the mean is 4·h/2, far from h/2."""
+def test_checks_detect_wrong_claims():
+    """The checks have power: a wrong α, or a sample with the wrong mean, fails them."""
     g = torch.Generator().manual_seed(0)
-    w = 2 * torch.randn(100_000, generator=g, dtype=torch.float64)
+    w = 2 * torch.randn(100_000, generator=g, dtype=torch.float64)  # E[w·ReLU(w+ξ)] = 2, not 0.5
     xi = torch.randn(100_000, generator=g, dtype=torch.float64)
-    assert abs(float((w * torch.relu(w + xi)).mean()) - 2.0) < 0.05
+    assert not _row("x", "s", 0.5, w * torch.relu(w + xi))["holds"]
+    rows = model_checks(NetConfig((400, 200), k=8, rho=0.5, alpha=1.2 * 2 / (0.5 * 400)),
+                        n_nets=6, batch=50)
+    assert not rows[0]["holds"] and not rows[1]["holds"]
+
+
+def test_degenerate_checks_do_not_hold_by_default():
+    assert not _row("x", "s", 1.0, torch.full((5,), 5.0))["holds"]
+    assert _row("x", "s", 5.0, torch.full((5,), 5.0))["holds"]
+    with pytest.raises(ValueError, match="n_draws must lie in"):
+        stein_check(1.0, 1.0, 1, generator=torch.Generator())
 
 
 @pytest.mark.parametrize("weights", ["gaussian", "sparse"])
@@ -35,4 +45,4 @@ def test_identity_table_schema():
     df = identity_table(n_draws=20_000, n_nets=3, batch=10)
     assert list(df.columns) == ["identity", "setting", "expected", "measured", "std_error", "z",
                                 "holds", "n_draws"]
-    assert len(df) == 12
+    assert len(df) == 14

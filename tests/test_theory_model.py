@@ -113,10 +113,42 @@ def test_cuda_matches_cpu_error_level():
     ({"widths": (10, 5), "k": 2, "weights": "sparse"}, r"needs degree"),
     ({"widths": (10,), "k": 2}, r"widths must list at least"),
     ({"widths": (10, 5, 3), "k": 2, "rho": (0.5,)}, r"rho needs 2 values"),
+    ({"widths": (10, 5), "k": 2, "rho": "0.5"}, r"rho must be a number"),
+    ({"widths": (10, 5), "k": 2, "alpha": float("inf")}, r"alpha\[0\] must be positive and"),
+    ({"widths": (10, 5), "k": 2.5}, r"k must be an integer"),
 ])
 def test_bad_config(kwargs, match):
     with pytest.raises(ValueError, match=match):
         NetConfig(**kwargs)
+
+
+def test_given_weights_and_inputs_take_the_net_dtype():
+    net = RandomLikeNet(NetConfig((6, 4), k=2), weights=[torch.ones(6, 4, dtype=torch.float64)])
+    assert net.layers[0].dtype == torch.float32
+    out = net.infer(torch.ones(2, 6, dtype=torch.float64), resolve_bias(net, "none"))
+    assert out[-1].dtype == torch.float32
+    with pytest.raises(ValueError, match=r"weights\[0\] are torch.float64 on cpu"):
+        from shadownets.theory import DenseWeights
+
+        RandomLikeNet(NetConfig((6, 4), k=2), weights=[DenseWeights(torch.ones(6, 4).double())])
+    with pytest.raises(ValueError, match="x holds 1 non-finite"):
+        x = torch.ones(2, 6)
+        x[1, 2] = float("nan")
+        net.infer(x, resolve_bias(net, "none"))
+
+
+def test_numpy_integers_and_bias_shapes():
+    import numpy as np
+
+    cfg = NetConfig((np.int64(10), 5), k=np.int64(2))
+    assert cfg.widths == (10, 5) and isinstance(cfg.k, int)
+    net = RandomLikeNet(cfg, seed=0)
+    x = net.sample(3, generator=0)[0]
+    assert net.infer(x, resolve_bias(net, np.full(5, -0.1)))[1].shape == (3, 5)
+    with pytest.raises(ValueError, match=r"shape \(5,\) or \(3, 5\), got \(2, 5\)"):
+        net.infer(x, resolve_bias(net, torch.zeros(2, 5)))
+    with pytest.raises(ValueError, match=r"got \(1, 3, 5\)"):
+        net.infer(x, resolve_bias(net, torch.zeros(1, 3, 5)))
 
 
 def test_bad_inputs():

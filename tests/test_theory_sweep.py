@@ -54,6 +54,15 @@ def test_sweep_to_folder_writes_files(tmp_path):
     assert saved["slope"] == pytest.approx(summary["slope"])
 
 
+def test_degenerate_fits_and_headline_rule(tmp_path):
+    df = pd.DataFrame({"bias_rule": "calibrated", "depth": 1, "layer": 1, "bound": 0.01,
+                       "rel_error_sq": [0.1, 0.2, 0.3], "m": 1000, "in_regime": True})
+    with pytest.raises(ValueError, match="2 distinct values"):
+        fit_law(df)
+    with pytest.raises(ValueError, match="headline_bias 'calibrated' is not among"):
+        sweep_to_folder(SweepGrid(n=(400,), m=(100,), k=(4,), bias=("theory",)), tmp_path)
+
+
 def test_empty_grid_field():
     with pytest.raises(ValueError, match="'k' must not be empty"):
         SweepGrid(k=())

@@ -3,7 +3,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shadownets.theory import DenseWeights, NetConfig, gaussian_weights, sparse_graph_weights
+from shadownets.theory import (
+    DenseWeights,
+    NetConfig,
+    SparseWeights,
+    gaussian_weights,
+    sparse_graph_weights,
+)
 
 
 def _pair(kind, n, m, d, seed):
@@ -66,6 +72,21 @@ def test_sparse_model_norm_identity_matches_dense():
             vals.append(float((x.pow(2).sum(1) * 0.5 * 600 / (2 * h.pow(2).sum(1))).mean()))
         ratios[fam] = sum(vals) / len(vals)
     assert abs(ratios["gaussian"] - 1) < 0.03 and abs(ratios["sparse"] - 1) < 0.03
+
+
+def test_sparse_columns_are_checked():
+    vals = torch.ones(1, 2)
+    with pytest.raises(ValueError, match=r"columns must lie in \[0, 3\)"):
+        SparseWeights(torch.tensor([[0, 7]]), vals, m=3)
+    with pytest.raises(ValueError, match=r"columns must lie in \[0, 3\)"):
+        SparseWeights(torch.tensor([[-1, 1]]), vals, m=3)
+    with pytest.raises(ValueError, match="distinct"):
+        SparseWeights(torch.tensor([[1, 1]]), vals, m=3)
+    with pytest.raises(ValueError, match="integer tensor"):
+        SparseWeights(torch.tensor([[0.0, 1.0]]), vals, m=3)
+    # unsorted columns are sorted with their values
+    W = SparseWeights(torch.tensor([[2, 0]]), torch.tensor([[5.0, 7.0]]), m=3)
+    assert torch.equal(W.dense(), torch.tensor([[7.0, 0.0, 5.0]]))
 
 
 def test_errors():

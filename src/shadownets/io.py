@@ -50,11 +50,18 @@ def atomic_write_with(path: str | os.PathLike, writer: Callable[[Path], None]) -
         writer(tmp_path)
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -101,12 +108,13 @@ def save_dataframe_csv(path: str | os.PathLike, df: Any) -> Path:
 
 def save_figure(path: str | os.PathLike, fig: Any, dpi: int = 110) -> Path:
     """Save a matplotlib figure atomically (format from the suffix) and close it."""
-    import matplotlib.pyplot as plt
-
     suffix = Path(path).suffix.lstrip(".") or "png"
     try:
         return atomic_write_with(
             path, lambda p: fig.savefig(p, format=suffix, dpi=dpi, bbox_inches="tight")
         )
     finally:
-        plt.close(fig)
+        if fig.canvas.manager is not None:  # a pyplot figure: release it
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)

@@ -19,14 +19,9 @@ __all__ = ["handle_errors", "progress", "step_progress", "print_table", "print_j
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Exceptions that mean "the user asked for something wrong": shown as one line, no traceback.
-USER_ERRORS: tuple[type[BaseException], ...] = (
-    ValueError,
-    TypeError,
-    KeyError,
-    LookupError,
-    OSError,
-    NotImplementedError,
-)
+#: The library raises ValueError for bad input and OSError (FileNotFoundError, ...) for files;
+#: anything else is a bug and keeps its traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, NotImplementedError)
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -36,8 +31,7 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-    text = " ".join(str(text).split())
+    text = " ".join(str(exc).split())
     return text or type(exc).__name__
 
 

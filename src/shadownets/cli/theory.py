@@ -40,6 +40,20 @@ def _widths(n: int, m: int, depth: int | None, widths: str | None) -> tuple[int,
     return (n,) * depth + (m,)
 
 
+def _torch_device(name: str):
+    import torch
+
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"--device must be cpu, cuda or cuda:N, got {name!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device is available here; use --device cpu")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device must be cpu, cuda or cuda:N, got {name!r}")
+    return device
+
+
 def _torch_dtype(name: str):
     import torch
 
@@ -70,7 +84,7 @@ def recover(
 
     cfg = NetConfig(_widths(n, m, depth, widths), k=k, rho=rho, weights=weights, degree=degree)
     table, _ = run_recovery(cfg, batch=batch, bias=_parse_bias(bias), seed=seed,
-                            dtype=_torch_dtype(dtype), device=device)
+                            dtype=_torch_dtype(dtype), device=_torch_device(device))
     rows = table.to_dict(orient="records")
     if json_out:
         top = rows[-1]
@@ -90,11 +104,15 @@ def recover(
 @handle_errors
 def sweep(
     out: Path = typer.Option(..., help="Output folder (results.csv, recovery.png, summary.json)."),
-    quick: bool = typer.Option(False, "--quick", help="The quick grid (seconds)."),
-    full: bool = typer.Option(False, "--full", help="The full grid (minutes); the default."),
+    quick: bool = typer.Option(False, "--quick", help="The quick grid (1-3 minutes on 2 cores)."),
+    full: bool = typer.Option(False, "--full", help="The full grid (the default; tens of "
+                                                    "minutes on 2 cores)."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Sweep n, m, k, ρ, depth, weights and bias rules; fit the error law; plot it."""
+    """Sweep n, m, k, ρ, weight families and bias rules; fit the error law; plot it.
+
+    Depth has its own experiment: `shadownets reproduce --part depth`.
+    """
     from shadownets.theory.sweep import FULL_GRID, QUICK_GRID, sweep_to_folder
 
     if quick and full:

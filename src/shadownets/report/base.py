@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,7 +38,7 @@ class Context:
     def command(self, name: str) -> str:
         """The shell command that re-runs one part alone."""
         return (f"shadownets reproduce --scale {self.scale} --seed {self.seed} "
-                f"--out {self.out} --part {name} --force")
+                f"--out {shlex.quote(str(self.out))} --part {name} --force")
 
     def pick(self, tiny: Any, quick: Any, full: Any) -> Any:
         """The value for this context's scale."""
@@ -65,6 +66,8 @@ class PartResult:
     scale: str = ""
     seed: int = 0
     seconds: float = 0.0
+    version: str = ""  # shadownets version that made it (a part is reused only by the same)
+    finished: float = 0.0  # time.time() when it finished: older than a part it reads = stale
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:

@@ -36,10 +36,14 @@ def _table(folder: Path, path: str) -> tuple[pd.DataFrame, int]:
     return df.head(MAX_ROWS), len(df)
 
 
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|")
+
+
 def _md_table(df: pd.DataFrame) -> str:
-    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    head = "| " + " | ".join(_cell(c) for c in df.columns) + " |"
     rule = "|" + "---|" * len(df.columns)
-    rows = ["| " + " | ".join(format_value(v) for v in row) + " |"
+    rows = ["| " + " | ".join(_cell(format_value(v)) for v in row) + " |"
             for row in df.itertuples(index=False)]
     return "\n".join([head, rule, *rows])
 
@@ -53,10 +57,12 @@ def _markdown(out: Path, parts: list[PartResult], meta: dict) -> str:
              f"(scale {meta['scale']}, seed {meta['seed']}).", "",
              "| # | part | verdict | evidence |", "|---|---|---|---|"]
     for i, r in enumerate(parts, 1):
-        lines.append(f"| {i} | [{r.title}](#{i}) | **{r.verdict}** | {r.evidence} |")
+        lines.append(f"| {i} | [{_cell(r.title)}](#p{i}) | **{r.verdict}** | "
+                     f"{_cell(r.evidence)} |")
     for i, r in enumerate(parts, 1):
         folder = out / r.name
-        lines += ["", f"## {i}. {r.title}", "", f"**Claim.** {r.claim}", "",
+        lines += ["", f'<a id="p{i}"></a>', "", f"## {i}. {r.title}", "",
+                  f"**Claim.** {r.claim}", "",
                   f"**Verdict: {r.verdict}.** {r.evidence}", "",
                   f"Command: `{r.command}` · seed {r.seed} · {r.seconds:.1f} s", ""]
         for t in r.tables:

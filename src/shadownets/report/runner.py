@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import shlex
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -41,6 +42,15 @@ def environment() -> dict[str, str]:
     return env
 
 
+def _current(r: PartResult | None, scale: str, seed: int, version: str, out: Path) -> bool:
+    """Whether a saved result can be reused: same scale, seed and version, and finished after
+    every part whose files it reads."""
+    if r is None or (r.scale, r.seed, r.version) != (scale, seed, version):
+        return False
+    deps = [load_result(out / d) for d in PARTS[r.name].needs]
+    return all(d is not None and d.finished <= r.finished for d in deps)
+
+
 def _selected(parts: Sequence[str] | None) -> list[str]:
     if not parts:
         return list(PARTS)
@@ -66,40 +76,45 @@ def reproduce(
     """Run every part (or ``parts`` and what they need) and write ``out/report.md`` and
     ``out/report.html``.
 
-    A part whose ``out/NAME/result.json`` exists with the same scale and seed is reused, unless
-    ``force``. ``on_part(name, status)`` is called with status ``"run"``, ``"done"`` or
-    ``"skip"``.
+    A part whose ``out/NAME/result.json`` exists with the same scale, seed and shadownets
+    version is reused, unless ``force`` or a part it reads is re-run. ``on_part(name,
+    status)`` is called with status ``"run"``, ``"done"`` or ``"skip"``.
     """
     ctx = Context(Path(out), scale=scale, seed=seed)
     names = _selected(parts)
-    forced = set(parts or PARTS) if force else set()
+    version = environment()["shadownets"]
+    rerun = set(parts or PARTS) if force else set()
     results, skipped = [], []
     for name in names:
         part = PARTS[name]
         old = load_result(Path(out) / name)
-        if name not in forced and old is not None and old.scale == scale and old.seed == seed:
+        fresh = _current(old, scale, seed, version, Path(out)) and not rerun & set(part.needs)
+        if name not in rerun and fresh:
             results.append(old)
             skipped.append(name)
             if on_part:
                 on_part(name, "skip")
             continue
+        rerun.add(name)  # parts that read this one's files must be re-run too
         if on_part:
             on_part(name, "run")
         start = time.perf_counter()
         result = part.run(ctx)
         result.name, result.title = name, part.title
         result.command, result.scale, result.seed = ctx.command(name), scale, seed
-        result.seconds = time.perf_counter() - start
+        result.seconds, result.version = time.perf_counter() - start, version
+        result.finished = time.time()
         result.save(ctx.part_dir(name))
         results.append(result)
         if on_part:
             on_part(name, "done")
-    # the report shows every finished part in the folder, not only this run's
-    shown = [load_result(Path(out) / n) for n in PARTS]
-    shown = [r for r in shown if r is not None and r.scale == scale and r.seed == seed]
+    # the report shows every finished part in the folder, not only this run's, while current
+    shown = [r for r in (load_result(Path(out) / n) for n in PARTS)
+             if _current(r, scale, seed, version, Path(out))]
     meta = {"scale": scale, "seed": seed, "environment": environment(),
             "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "command": f"shadownets reproduce --scale {scale} --seed {seed} --out {out}",
+            "command": f"shadownets reproduce --scale {scale} --seed {seed} "
+                       f"--out {shlex.quote(str(out))}",
             "parts_run": [r.name for r in results if r.name not in skipped],
             "parts_reused": skipped}
     save_json(Path(out) / "meta.json", meta)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any
 
+import numpy as np
 import torch
 
 __all__ = [
@@ -14,16 +16,24 @@ __all__ = [
     "check_nonnegative",
     "check_matrix_batch",
     "make_generator",
+    "derive_seed",
 ]
 
 
 def check_int(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
-    """Return ``value`` as an int, or raise ValueError naming ``name`` and the allowed range."""
-    if isinstance(value, bool) or not isinstance(value, (int,)) and not (
-        isinstance(value, float) and value.is_integer()
-    ):
+    """Return ``value`` as an int, or raise ValueError naming ``name`` and the allowed range.
+
+    Python, numpy and torch integers are accepted, and floats with an integral value.
+    """
+    if isinstance(value, bool):
         raise ValueError(f"{name} must be an integer, got {value!r}")
-    value = int(value)
+    try:
+        value = operator.index(value)
+    except TypeError:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise ValueError(f"{name} must be an integer, got {value!r}") from None
     lo = "-inf" if low is None else str(low)
     hi = "inf" if high is None else str(high)
     if (low is not None and value < low) or (high is not None and value > high):
@@ -33,6 +43,8 @@ def check_int(name: str, value: Any, *, low: int | None = None, high: int | None
 
 def check_prob(name: str, value: Any) -> float:
     """Return a keep probability in (0, 1], or raise ValueError."""
+    if isinstance(value, (str, bytes, bool)):
+        raise ValueError(f"{name} must be a number in (0, 1], got {value!r}")
     try:
         value = float(value)
     except (TypeError, ValueError):
@@ -74,15 +86,27 @@ def check_matrix_batch(name: str, t: torch.Tensor, width: int) -> torch.Tensor:
 def make_generator(
     seed: int | torch.Generator | None, device: torch.device | str = "cpu"
 ) -> torch.Generator:
-    """Turn a seed (or an existing generator) into a ``torch.Generator``.
+    """Turn a seed (or an existing generator) into a ``torch.Generator`` on ``device``.
 
-    ``None`` draws a fresh nondeterministic seed: pass an int for reproducible runs.
+    ``None`` draws a fresh nondeterministic seed: pass an int for reproducible runs. A given
+    generator must live on the same kind of device as the tensors it will draw.
     """
+    device = torch.device(device)
     if isinstance(seed, torch.Generator):
+        if seed.device.type != device.type:
+            raise ValueError(f"generator is on {seed.device}, but the tensors it draws are on "
+                             f"{device}; pass a generator on {device.type} or an int seed")
         return seed
-    gen = torch.Generator(device=torch.device(device))
+    gen = torch.Generator(device=device)
     if seed is None:
         gen.seed()
     else:
         gen.manual_seed(check_int("seed", seed, low=0))
     return gen
+
+
+def derive_seed(seed: int, stream: int) -> int:
+    """An independent seed for stream ``stream`` of base seed ``seed`` (numpy SeedSequence),
+    so that, e.g., the samples of seed 0 never share a stream with the net of seed 1."""
+    seq = np.random.SeedSequence([check_int("seed", seed, low=0), stream])
+    return int(seq.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))

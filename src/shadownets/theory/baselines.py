@@ -26,11 +26,17 @@ from scipy.optimize import nnls
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Lasso, OrthogonalMatchingPursuit
 
-from shadownets.theory._checks import check_int, make_generator
+from shadownets.theory._checks import (
+    check_finite,
+    check_int,
+    check_matrix_batch,
+    derive_seed,
+    make_generator,
+)
 from shadownets.theory.bias import BiasSpec
 from shadownets.theory.metrics import recovery_metrics
 from shadownets.theory.model import NetConfig, RandomLikeNet
-from shadownets.theory.recovery import recover
+from shadownets.theory.recovery import draw, recover
 
 __all__ = ["BASELINES", "BASELINE_COLUMNS", "solve_baseline", "compare_baselines"]
 
@@ -73,6 +79,8 @@ def solve_baseline(method: str, net: RandomLikeNet, x: torch.Tensor, k: int) -> 
         raise ValueError(f"unknown baseline {method!r}; known: {sorted(BASELINES)}")
     if net.depth != 1:
         raise ValueError(f"baselines solve one layer; the net has depth {net.depth}")
+    check_matrix_batch("x", x, net.config.widths[0])
+    check_finite("x", x)
     solver, alpha = BASELINES[method], net.config.alphas[0]
     W, out = net.layers[0], []
     for row in x.double().cpu():
@@ -105,10 +113,9 @@ def compare_baselines(
     batch = check_int("batch", batch, low=2)
     if config.depth != 1:
         raise ValueError(f"baselines compare one-layer models; got depth {config.depth}")
-    net = RandomLikeNet(config, seed=seed, dtype=torch.float64)
-    truth = net.sample(batch, generator=make_generator(seed + 1))
+    net, truth = draw(config, batch=batch, seed=seed, dtype=torch.float64)
     h = truth[-1]
-    result = recover(net, truth, bias, generator=make_generator(seed + 2))
+    result = recover(net, truth, bias, generator=make_generator(derive_seed(seed, 2)))
     rows = [_row("feedforward", result.estimate[-1], h, result.seconds_infer)]
     for method in methods:
         start = time.perf_counter()

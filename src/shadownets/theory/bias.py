@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
+import numpy as np
 import torch
 
 from shadownets.theory._checks import make_generator
@@ -62,11 +63,12 @@ class LayerBias:
         """Return ``pre + b`` for pre-activations (batch, m) computed from input (batch, n)."""
         if self.rule == "value":
             value = torch.as_tensor(self.value, dtype=pre.dtype, device=pre.device)
-            if value.dim() > 0 and value.shape[-1] != pre.shape[-1]:
-                raise ValueError(
-                    f"bias tensor must have shape ({pre.shape[-1]},) or (batch, {pre.shape[-1]})"
-                    f", got {tuple(value.shape)}"
-                )
+            batch, m = pre.shape
+            if value.dim() > 2 or (value.dim() >= 1 and value.shape[-1] != m) or (
+                value.dim() == 2 and value.shape[0] not in (1, batch)
+            ):
+                raise ValueError(f"a bias must be a number or have shape ({m},) or "
+                                 f"({batch}, {m}), got {tuple(value.shape)}")
             return pre + value
         if not self.c:
             return pre
@@ -146,6 +148,8 @@ def resolve_bias(
         raise ValueError(
             f"bias must be one of {BIAS_RULES}, a number, a tensor or a list; got {bias!r}"
         )
+    if isinstance(bias, np.ndarray):
+        bias = torch.from_numpy(bias)
     if isinstance(bias, (int, float)) or torch.is_tensor(bias):
         values: Sequence = [bias] * depth
     else:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import torch
 
 from shadownets.theory._checks import (
+    check_finite,
     check_int,
     check_matrix_batch,
     check_nonnegative,
@@ -66,8 +67,10 @@ class NetConfig:
         widths = tuple(check_int(f"widths[{i}]", w, low=1) for i, w in enumerate(widths))
         depth = len(widths) - 1
         object.__setattr__(self, "widths", widths)
-        if not 1 <= self.k <= widths[-1]:
-            raise ValueError(f"k must lie in [1, m={widths[-1]}], got k={self.k}")
+        k = check_int("k", self.k)
+        if not 1 <= k <= widths[-1]:
+            raise ValueError(f"k must lie in [1, m={widths[-1]}], got k={k}")
+        object.__setattr__(self, "k", k)
         object.__setattr__(self, "rho", self._per_layer("rho", self.rho, depth, check_prob))
         if self.alpha is not None:
             object.__setattr__(
@@ -88,6 +91,8 @@ class NetConfig:
 
     @staticmethod
     def _per_layer(name, value, depth, check) -> tuple[float, ...]:
+        if isinstance(value, (str, bytes)):
+            raise ValueError(f"{name} must be a number or a sequence of numbers, got {value!r}")
         values = (value,) * depth if isinstance(value, (int, float)) else tuple(value)
         if len(values) != depth:
             raise ValueError(f"{name} needs {depth} values (one per layer), got {len(values)}")
@@ -108,8 +113,8 @@ class NetConfig:
 
 def _check_positive(name: str, v: float) -> float:
     v = float(v)
-    if not v > 0:
-        raise ValueError(f"{name} must be positive, got {v}")
+    if not 0 < v < float("inf"):
+        raise ValueError(f"{name} must be positive and finite, got {v}")
     return v
 
 
@@ -146,7 +151,12 @@ class RandomLikeNet:
             raise ValueError(f"weights needs {config.depth} matrices, got {len(weights)}")
         self.layers: list[LayerWeights] = []
         for ell, W in enumerate(weights, start=1):
-            W = W if isinstance(W, LayerWeights) else DenseWeights(torch.as_tensor(W))
+            if not isinstance(W, LayerWeights):
+                W = DenseWeights(torch.as_tensor(W, dtype=dtype, device=self.device))
+            elif W.dtype != dtype or W.device.type != self.device.type:
+                raise ValueError(f"weights[{ell - 1}] are {W.dtype} on {W.device}, the net is "
+                                 f"{dtype} on {self.device}; build them with the same dtype "
+                                 "and device")
             if W.shape != (w[ell - 1], w[ell]):
                 raise ValueError(
                     f"weights[{ell - 1}] must have shape ({w[ell - 1]}, {w[ell]}), got {W.shape}"
@@ -180,8 +190,9 @@ class RandomLikeNet:
     ) -> list[torch.Tensor]:
         """Run the model down from top codes ``h`` of shape (batch, m).
 
-        ``masks`` (optional) gives ``z_ℓ`` for ``ℓ = 1..L`` (index ``ℓ − 1``), each of shape
-        (batch, n_{ℓ−1}); otherwise they are drawn from ``generator``.
+        ``h`` is cast to the net's dtype and device. ``masks`` (optional) gives ``z_ℓ`` for
+        ``ℓ = 1..L`` (index ``ℓ − 1``), each of shape (batch, n_{ℓ−1}); otherwise they are
+        drawn from ``generator``.
 
         Returns
         -------
@@ -191,6 +202,7 @@ class RandomLikeNet:
         cfg = self.config
         check_matrix_batch("h", h, cfg.widths[-1])
         check_nonnegative("h", h)
+        h = h.to(dtype=self.dtype, device=self.device)
         if masks is not None and len(masks) != cfg.depth:
             raise ValueError(f"masks needs {cfg.depth} tensors (one per layer), got {len(masks)}")
         gen = None if masks is not None else make_generator(generator, self.device)
@@ -218,6 +230,7 @@ class RandomLikeNet:
         Parameters
         ----------
         x : Tensor of shape (batch, n_0)
+            Finite; cast to the net's dtype and device.
         biases : sequence of LayerBias, one per layer ``ℓ = 1..L`` (see ``resolve_bias``).
 
         Returns
@@ -226,6 +239,8 @@ class RandomLikeNet:
             ``[x, ĥ^(1), ..., ĥ^(L)]``; entry ``ℓ`` has shape (batch, n_ℓ).
         """
         check_matrix_batch("x", x, self.config.widths[0])
+        check_finite("x", x)
+        x = x.to(dtype=self.dtype, device=self.device)
         if len(biases) != self.depth:
             raise ValueError(f"biases needs {self.depth} entries, got {len(biases)}")
         out = [x]

@@ -1,4 +1,5 @@
-"""Figures of the theory experiments (matplotlib is imported only when a figure is drawn)."""
+"""Figures of the theory experiments: matplotlib is imported only when a figure is drawn, and
+no global state (backend, pyplot figures) is touched."""
 
 from __future__ import annotations
 
@@ -20,13 +21,13 @@ def plot_recovery(df: pd.DataFrame, fit: dict, path: str | Path, *, depth: int =
     ``depth``-layer runs: one colour per bias rule, filled markers inside the theorem's regime
     k < ρn < k², hollow outside; the fitted law of ``fit`` (from :func:`fit_law`) as a line.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     top = df[(df["depth"] == depth) & (df["layer"] == depth)]
-    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    if fit.get("weights") and "weights" in top:
+        top = top[top["weights"] == fit["weights"]]
+    fig = Figure(figsize=(6.4, 4.8))
+    ax = fig.subplots()
     for rule, part in top.groupby("bias_rule", sort=False):
         color = _COLORS.get(str(rule), "black")
         for inside, marker_face in ((True, color), (False, "none")):
@@ -57,14 +58,11 @@ def plot_recovery(df: pd.DataFrame, fit: dict, path: str | Path, *, depth: int =
 def plot_depth(df: pd.DataFrame, path: str | Path) -> Path:
     """Per-layer error of multi-layer runs: one panel per bias rule, one line per depth
     (x axis: layer ℓ = 1 first hidden … L top)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     rules = list(dict.fromkeys(df["bias_rule"]))
-    fig, axes = plt.subplots(1, len(rules), figsize=(3.2 * len(rules), 3.2), sharey=True,
-                             squeeze=False)
+    fig = Figure(figsize=(3.2 * len(rules), 3.2))
+    axes = fig.subplots(1, len(rules), sharey=True, squeeze=False)
     for ax, rule in zip(axes[0], rules, strict=True):
         for depth, part in df[df["bias_rule"] == rule].groupby("depth"):
             part = part.groupby("layer", as_index=False)["rel_error_sq"].mean()
@@ -81,12 +79,10 @@ def plot_depth(df: pd.DataFrame, path: str | Path) -> Path:
 
 def plot_baselines(df: pd.DataFrame, path: str | Path) -> Path:
     """Error against time per sample, one point per (method, setting); both axes log."""
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.6, 4.2))
+    fig = Figure(figsize=(5.6, 4.2))
+    ax = fig.subplots()
     floor = 1e-16  # exact solvers reach round-off: draw them at the floor
     for method, part in df.groupby("method", sort=False):
         ax.scatter(part["seconds_per_sample"], part["rel_error_sq"].clip(lower=floor),

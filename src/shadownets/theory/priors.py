@@ -31,9 +31,9 @@ class HiddenPrior:
         check_int("k", self.k, low=1)
         if self.law not in HIDDEN_LAWS:
             raise ValueError(f"law must be one of {HIDDEN_LAWS}, got {self.law!r}")
-        if self.law == "uniform" and not (0.0 < self.low <= self.high):
+        if self.law == "uniform" and not (0.0 < self.low <= self.high < float("inf")):
             raise ValueError(
-                f"uniform law needs 0 < low <= high, got low={self.low}, high={self.high}"
+                f"uniform law needs 0 < low <= high < inf, got low={self.low}, high={self.high}"
             )
 
 

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from shadownets.theory._checks import check_int, make_generator
+from shadownets.theory._checks import check_int, derive_seed, make_generator
 from shadownets.theory.bias import BiasSpec, LayerBias, resolve_bias
 from shadownets.theory.metrics import in_regime, recovery_metrics, theorem_bound
 from shadownets.theory.model import NetConfig, RandomLikeNet
 
-__all__ = ["RecoveryResult", "recover", "recovery_table", "run_recovery", "RECOVERY_COLUMNS"]
+__all__ = ["RecoveryResult", "draw", "recover", "recovery_table", "run_recovery",
+           "RECOVERY_COLUMNS"]
 
 #: Column order of :func:`recovery_table`.
 RECOVERY_COLUMNS = (
@@ -45,10 +46,13 @@ def recover(
     ``generator`` drives the ``"calibrated"`` simulation only.
     """
     biases = resolve_bias(net, bias, truth=truth, generator=generator)
+    x = truth[0]
+    if x.is_cuda:
+        torch.cuda.synchronize(x.device)  # do not time kernels still queued by sampling
     start = time.perf_counter()
-    estimate = net.infer(truth[0], biases)
-    if estimate[-1].is_cuda:
-        torch.cuda.synchronize()
+    estimate = net.infer(x, biases)
+    if x.is_cuda:
+        torch.cuda.synchronize(x.device)
     return RecoveryResult(truth, estimate, biases, time.perf_counter() - start)
 
 
@@ -78,6 +82,22 @@ def recovery_table(net: RandomLikeNet, result: RecoveryResult) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(RECOVERY_COLUMNS))
 
 
+def draw(
+    config: NetConfig,
+    *,
+    batch: int = 256,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str = "cpu",
+) -> tuple[RandomLikeNet, list[torch.Tensor]]:
+    """Draw a net and ``batch`` samples ``[x, h^(1), ..., h^(L)]`` from independent streams
+    derived from ``seed`` (stream 0: weights, stream 1: samples)."""
+    batch = check_int("batch", batch, low=2)
+    net = RandomLikeNet(config, seed=derive_seed(seed, 0), dtype=dtype, device=device)
+    truth = net.sample(batch, generator=make_generator(derive_seed(seed, 1), device))
+    return net, truth
+
+
 def run_recovery(
     config: NetConfig,
     *,
@@ -87,13 +107,12 @@ def run_recovery(
     dtype: torch.dtype = torch.float32,
     device: torch.device | str = "cpu",
 ) -> tuple[pd.DataFrame, RecoveryResult]:
-    """Draw a net (seed), ``batch`` samples (seed + 1), recover and tabulate.
+    """Draw a net and ``batch`` samples (see :func:`draw`), recover and tabulate.
 
-    The calibration simulation (``bias="calibrated"``) uses seed + 2, so it never sees the
-    recovered samples.
+    The calibration simulation (``bias="calibrated"``) uses stream 2 of ``seed``, so it never
+    sees the recovered samples.
     """
-    batch = check_int("batch", batch, low=2)
-    net = RandomLikeNet(config, seed=seed, dtype=dtype, device=device)
-    truth = net.sample(batch, generator=make_generator(seed + 1, device))
-    result = recover(net, truth, bias, generator=make_generator(seed + 2, device))
+    net, truth = draw(config, batch=batch, seed=seed, dtype=dtype, device=device)
+    gen = make_generator(derive_seed(seed, 2), device)
+    result = recover(net, truth, bias, generator=gen)
     return recovery_table(net, result), result

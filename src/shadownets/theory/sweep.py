@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from shadownets.theory._checks import derive_seed, make_generator
 from shadownets.theory.model import NetConfig
-from shadownets.theory.recovery import RECOVERY_COLUMNS, run_recovery
+from shadownets.theory.recovery import RECOVERY_COLUMNS, draw, recover, recovery_table
 
 __all__ = ["SweepGrid", "QUICK_GRID", "FULL_GRID", "DEPTH_GRID", "SWEEP_COLUMNS", "run_sweep",
            "fit_law", "grid_points", "sweep_to_folder"]
@@ -56,13 +57,14 @@ class SweepGrid:
                 raise ValueError(f"sweep grid field {f.name!r} must not be empty")
 
 
-#: Seconds on 2 CPU cores; enough points for a stable fit of the law.
+#: About 1–3 minutes on 2 CPU cores; enough points for a stable fit of the law.
 QUICK_GRID = SweepGrid(
     n=(1000, 2000, 4000, 8000), m=(1000, 4000), k=(16, 32, 64), rho=(0.5, 1.0),
     depth=(1,), weights=("gaussian",), bias=("none", "theory", "calibrated", "oracle"),
     seeds=(0,), batch=64,
 )
-#: Minutes: larger nets, two m, both weight families, 2 seeds (one layer; depth has its own grid).
+#: Tens of minutes on 2 CPU cores: larger nets, two m, both weight families, 2 seeds (one layer;
+#: depth has its own grid, DEPTH_GRID).
 FULL_GRID = SweepGrid(
     n=(1000, 2000, 4000, 8000, 16000), m=(1000, 4000), k=(16, 32, 64, 128), rho=(0.5, 1.0),
     depth=(1,), weights=("gaussian", "sparse"), degree=64,
@@ -105,7 +107,8 @@ def run_sweep(
     -------
     DataFrame
         One row per (configuration, seed, bias rule, layer), columns :data:`SWEEP_COLUMNS`.
-        The same net and samples are used for every bias rule of a configuration and seed.
+        The same net and samples (:func:`~shadownets.theory.recovery.draw` with the seed) are
+        used for every bias rule of a configuration and seed.
     """
     points = list(grid_points(grid))
     if not points:
@@ -114,9 +117,11 @@ def run_sweep(
     for p in points:
         cfg = NetConfig(p["widths"], k=p["k"], rho=p["rho"], weights=p["weights"],
                         degree=grid.degree if p["weights"] == "sparse" else None)
-        for bias in grid.bias:
-            table, result = run_recovery(cfg, batch=grid.batch, bias=bias, seed=p["seed"],
-                                         dtype=dtype, device=device)
+        net, truth = draw(cfg, batch=grid.batch, seed=p["seed"], dtype=dtype, device=device)
+        for bias in grid.bias:  # every rule sees the same net and samples
+            gen = make_generator(derive_seed(p["seed"], 2), device)
+            result = recover(net, truth, bias, generator=gen)
+            table = recovery_table(net, result)
             table.insert(0, "seconds_infer", result.seconds_infer)
             for col in ("seed", "degree", "weights", "depth", "k_top", "m", "n"):
                 value = {"k_top": p["k"], "degree": cfg.degree}.get(col, p.get(col))
@@ -133,27 +138,37 @@ def fit_law(
     *,
     bias: str = "calibrated",
     depth: int = 1,
+    weights: str | None = "gaussian",
     in_regime_only: bool = False,
 ) -> dict[str, float]:
     """Fit ``log err = slope·log(k/(ρn)) + intercept`` on the top layer of ``depth``-layer runs.
 
     Also fits the law with the log factor, ``log err = slope·log(k ln m/(ρn)) + intercept``.
+    Only runs of weight family ``weights`` are used (all families when None). Runs with zero
+    error (exact recovery) have no logarithm and are left out; ``n_zero`` counts them.
 
     Returns
     -------
     dict
         ``slope``, ``intercept``, ``constant`` (= exp(intercept)), ``r2``, and the same with
-        suffix ``_log`` for the log-factor law; ``n_points``, ``bias``, ``depth``.
+        suffix ``_log`` for the log-factor law; ``n_points``, ``n_zero``, ``bias``, ``depth``,
+        ``weights``, ``in_regime_only``.
     """
     sel = df[(df["bias_rule"] == bias) & (df["depth"] == depth) & (df["layer"] == depth)]
+    if weights is not None and "weights" in sel:
+        sel = sel[sel["weights"] == weights]
     if in_regime_only:
         sel = sel[sel["in_regime"]]
+    n_zero = int((sel["rel_error_sq"] <= 0).sum())
     sel = sel[sel["rel_error_sq"] > 0]
     if len(sel) < 3:
-        raise ValueError(f"need at least 3 runs with bias={bias!r}, depth={depth} to fit a law, "
-                         f"got {len(sel)}")
+        raise ValueError(f"need at least 3 runs with bias={bias!r}, depth={depth}, "
+                         f"weights={weights!r} to fit a law, got {len(sel)}")
+    if sel["bound"].nunique() < 2:
+        raise ValueError("need at least 2 distinct values of k/(ρn) to fit a law")
     y = np.log(sel["rel_error_sq"].to_numpy(float))
-    out: dict[str, float] = {"bias": bias, "depth": depth, "n_points": len(sel),
+    out: dict[str, float] = {"bias": bias, "depth": depth, "weights": weights,
+                             "n_points": len(sel), "n_zero": n_zero,
                              "in_regime_only": in_regime_only}
     log_bound = np.log(sel["bound"].to_numpy(float))
     log_log_m = np.log(np.log(sel["m"].to_numpy(float)))
@@ -177,13 +192,20 @@ def sweep_to_folder(
 
     The summary holds the fitted law for ``headline_bias`` (keys ``slope``, ``intercept``,
     ``r2``, ... at top level and under ``fit``), the fits of every bias rule (all points and
-    in-regime points only), the grid and the file paths.
+    in-regime points only; Gaussian weights, top layer of one-layer runs), the grid and the
+    file paths. The table is written before fitting, so a failed fit keeps the runs.
     """
     from shadownets.io import save_dataframe_csv, save_json
     from shadownets.theory.plots import plot_recovery
 
+    if headline_bias not in grid.bias:
+        raise ValueError(f"headline_bias {headline_bias!r} is not among the grid's bias rules "
+                         f"{grid.bias}")
     out = Path(out)
+    files = {"results": out / "results.csv", "figure": out / "recovery.png",
+             "summary": out / "summary.json"}
     df = run_sweep(grid, on_step=on_step)
+    save_dataframe_csv(files["results"], df)  # first: a failed fit must not lose the runs
     fits = {}
     for rule in grid.bias:
         for tag, only in (("all", False), ("in_regime", True)):
@@ -193,10 +215,8 @@ def sweep_to_folder(
                 fits[f"{rule}/{tag}"] = {"error": str(exc)}
     fit = fits[f"{headline_bias}/all"]
     if "error" in fit:
-        raise ValueError(f"cannot fit the law for bias {headline_bias!r}: {fit['error']}")
-    files = {"results": out / "results.csv", "figure": out / "recovery.png",
-             "summary": out / "summary.json"}
-    save_dataframe_csv(files["results"], df)
+        raise ValueError(f"cannot fit the law for bias {headline_bias!r}: {fit['error']} "
+                         f"(the runs are in {files['results']})")
     plot_recovery(df, fit, files["figure"])
     summary = {**{k: fit[k] for k in ("slope", "intercept", "r2", "slope_log", "r2_log")},
                "fit": fit, "fits": fits, "grid": asdict(grid), "n_rows": len(df),

@@ -119,7 +119,7 @@ class SparseWeights(LayerWeights):
     Parameters
     ----------
     columns : Tensor of shape (n, d), integer
-        Hidden neighbours of every observed unit (distinct and sorted within a row).
+        Hidden neighbours of every observed unit, in [0, m) and distinct within a row.
     values : Tensor of shape (n, d), float
         Edge weights (already scaled).
     m : int
@@ -133,6 +133,15 @@ class SparseWeights(LayerWeights):
                 f"and {tuple(values.shape)}"
             )
         check_finite("weights", values)
+        if columns.dtype.is_floating_point or columns.dtype == torch.bool:
+            raise ValueError(f"columns must be an integer tensor, got {columns.dtype}")
+        if columns.numel() and (int(columns.min()) < 0 or int(columns.max()) >= m):
+            raise ValueError(f"columns must lie in [0, {m}), got values in "
+                             f"[{int(columns.min())}, {int(columns.max())}]")
+        columns, order = columns.sort(dim=1)
+        if bool((columns[:, 1:] == columns[:, :-1]).any()):
+            raise ValueError("columns must be distinct within each row (a repeated neighbour)")
+        values = values.gather(1, order)
         self.n, self.d = columns.shape
         self.m = int(m)
         self._csr_t: torch.Tensor | None = None
