@@ -1,10 +1,102 @@
-"""CLI commands: audit (placeholder until its issue lands)."""
+"""CLI command ``shadownets audit``: how random-like is a trained net, layer by layer.
+
+Thin: parse options, load the model and the inputs, one :func:`shadownets.audit.run_audit`
+call, write ``audit.csv`` / ``audit.json`` and the figures, print a summary.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import typer
+
+from shadownets.cli._common import handle_errors, print_table
+
+__all__ = ["register", "audit_command", "SUMMARY_COLUMNS"]
+
+#: Columns printed on the terminal (all of them go to the files).
+SUMMARY_COLUMNS = ("layer", "kind", "active_frac", "rel_err_one", "rel_err_one_gaussian",
+                   "ratio_one_gaussian", "ratio_one_gaussian_lo", "ratio_one_gaussian_hi",
+                   "ratio_one_shuffle", "verdict", "mp_ks", "mp_ks_gaussian")
+
+
+def _json_dict(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--model-kwargs must be a JSON object, got {text!r} ({exc.msg})"
+                         ) from None
+    if not isinstance(value, dict):
+        raise ValueError(f"--model-kwargs must be a JSON object, got {text!r}")
+    return value
+
+
+def _load_model(spec: str, kwargs: dict[str, Any], weights: Path | None) -> Any:
+    from shadownets.audit.adapters import resolve_timm_spec, resolve_torchvision_spec
+    from shadownets.specs import list_spec_prefixes, load_model, register_spec_prefix
+
+    if spec.startswith("zoo:"):
+        import shadownets.train  # noqa: F401  (registers the zoo: prefix)
+    if spec.startswith("torchvision:") and weights is not None:
+        kwargs = {"weights": None, **kwargs}  # the local file replaces the pretrained download
+    for prefix, resolver in (("torchvision", resolve_torchvision_spec),
+                             ("timm", resolve_timm_spec)):
+        if prefix not in list_spec_prefixes():
+            register_spec_prefix(prefix, resolver)
+    return load_model(spec, kwargs, weights)
+
+
+@handle_errors
+def audit_command(
+    model: str = typer.Option(..., "--model", help="Model spec, e.g. zoo:runs/lenet, "
+                              "zoo:lenet, torchvision:alexnet, module.path:factory."),
+    model_kwargs: str = typer.Option(None, "--model-kwargs", help="JSON object of model "
+                                     "constructor arguments."),
+    weights: Path = typer.Option(None, "--weights", help="Weights file (.safetensors or .pt)."),
+    data: str = typer.Option(..., "--data", help="Data set name (its test split) or "
+                             "folder:PATH of images."),
+    out: Path = typer.Option(..., "--out", help="Output folder."),
+    layers: str = typer.Option(None, "--layers", help="Comma-separated layer names "
+                               "(ReLU outputs or Linear/Conv modules); default all."),
+    n_inputs: int = typer.Option(256, "--n-inputs", help="Real inputs used."),
+    n_null: int = typer.Option(5, "--n-null", help="Null nets per kind."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap replicates."),
+    seed: int = typer.Option(0, "--seed", help="Seed of everything random (also the init of "
+                             "a model built without weights)."),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Data-set cache folder."),
+    figures: bool = typer.Option(True, "--figures/--no-figures", help="Write PNG figures."),
+) -> None:
+    """Audit a net: per-layer reversibility against null nets, and weight statistics."""
+    import torch
+
+    from shadownets.audit import AuditConfig, audit_figures, load_data_spec, run_audit
+    from shadownets.io import save_dataframe_csv, save_figure, save_json
+
+    config = AuditConfig(n_inputs=n_inputs, n_null=n_null, bootstrap=bootstrap, seed=seed)
+    torch.manual_seed(seed)  # a spec built without weights gets a reproducible random init
+    net = _load_model(model, _json_dict(model_kwargs), weights)
+    shape = getattr(net, "input_shape", None)
+    x = load_data_spec(data, input_shape=tuple(shape) if shape else None, data_dir=data_dir)
+    names = [s.strip() for s in layers.split(",") if s.strip()] if layers else None
+    result = run_audit(net, x, layers=names, config=config)
+    table = result.table
+    save_dataframe_csv(out / "audit.csv", table)
+    save_json(out / "audit.json", {"model": model, "data": data, "config": config,
+                                   "timings": result.timings,
+                                   "rows": table.to_dict(orient="records")})
+    written = [out / "audit.csv", out / "audit.json"]
+    if figures:
+        for stem, fig in audit_figures(result).items():
+            written.append(save_figure(out / f"{stem}.png", fig))
+    cols = [c for c in SUMMARY_COLUMNS if c in table.columns]
+    print_table(table[cols].to_dict(orient="records"), title=f"audit of {model} on {data}")
+    typer.echo("wrote " + ", ".join(str(p) for p in written))
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to app."""
-    return None
+    """Add ``audit`` to ``app``."""
+    app.command("audit")(audit_command)
