@@ -99,19 +99,23 @@ class Part:
     title: str
     run: Callable[[Context], PartResult]
     needs: tuple[str, ...] = ()  # parts whose files this one reads
+    order: int = 0  # position in the report
 
 
 PARTS: dict[str, Part] = {}
 
 
-def register_part(name: str, title: str, needs: tuple[str, ...] = ()):
-    """Decorator adding ``fn(ctx) -> PartResult`` to :data:`PARTS` (report order = order of
-    registration)."""
+def register_part(name: str, title: str, *, order: int, needs: tuple[str, ...] = ()):
+    """Decorator adding ``fn(ctx) -> PartResult`` to :data:`PARTS`, kept sorted by ``order``
+    (the report's section order)."""
 
     def decorator(fn: Callable[[Context], PartResult]) -> Callable[[Context], PartResult]:
         if name in PARTS:
             raise ValueError(f"report part {name!r} is already registered")
-        PARTS[name] = Part(name, title, fn, needs)
+        PARTS[name] = Part(name, title, fn, needs, order)
+        ordered = sorted(PARTS.values(), key=lambda p: p.order)
+        PARTS.clear()
+        PARTS.update((p.name, p) for p in ordered)
         return fn
 
     return decorator

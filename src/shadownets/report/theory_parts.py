@@ -30,7 +30,7 @@ def _tiny_grid() -> SweepGrid:
                      bias=_RULES, batch=16)
 
 
-@register_part("theorem", "Theorem 2.3: feed-forward recovery error follows k/(ρn)")
+@register_part("theorem", "Theorem 2.3: feed-forward recovery error follows k/(ρn)", order=10)
 def theorem(ctx: Context) -> PartResult:
     folder = ctx.part_dir("theorem")
     grid = ctx.pick(_tiny_grid(), QUICK_GRID, FULL_GRID)
@@ -65,7 +65,8 @@ def theorem(ctx: Context) -> PartResult:
     )
 
 
-@register_part("bias", "The bias: why inference needs a negative threshold", needs=("theorem",))
+@register_part("bias", "The bias: why inference needs a negative threshold", order=20,
+               needs=("theorem",))
 def bias(ctx: Context) -> PartResult:
     folder = ctx.part_dir("bias")
     df = pd.read_csv(ctx.part_dir("theorem") / "results.csv")
@@ -101,7 +102,7 @@ def bias(ctx: Context) -> PartResult:
     )
 
 
-@register_part("depth", "Depth: recovery of every layer of 1-, 2- and 3-layer nets")
+@register_part("depth", "Depth: recovery of every layer of 1-, 2- and 3-layer nets", order=30)
 def depth(ctx: Context) -> PartResult:
     folder = ctx.part_dir("depth")
     grid = ctx.pick(SweepGrid(stacks=((400, 100), (1600, 400, 100)), k=(4,), rho=(0.5,),
@@ -140,7 +141,8 @@ def depth(ctx: Context) -> PartResult:
     )
 
 
-@register_part("sparse", "Sparse random-graph weights behave like dense Gaussian ones")
+@register_part("sparse", "Sparse random-graph weights behave like dense Gaussian ones",
+               order=40)
 def sparse(ctx: Context) -> PartResult:
     folder = ctx.part_dir("sparse")
     grid = ctx.pick(
@@ -191,7 +193,8 @@ def sparse(ctx: Context) -> PartResult:
     )
 
 
-@register_part("baselines", "Feed-forward inference against NNLS, positive Lasso and OMP")
+@register_part("baselines", "Feed-forward inference against NNLS, positive Lasso and OMP",
+               order=50)
 def baselines(ctx: Context) -> PartResult:
     folder = ctx.part_dir("baselines")
     settings = ctx.pick([(200, 100, 4)], [(1000, 500, 10), (2000, 1000, 20), (4000, 1000, 20)],
@@ -229,7 +232,7 @@ def baselines(ctx: Context) -> PartResult:
     )
 
 
-@register_part("identities", "The identities behind α = 2/(ρn), by Monte Carlo")
+@register_part("identities", "The identities behind α = 2/(ρn), by Monte Carlo", order=60)
 def identities(ctx: Context) -> PartResult:
     folder = ctx.part_dir("identities")
     df = identity_table(n_draws=ctx.pick(20_000, 200_000, 2_000_000),
