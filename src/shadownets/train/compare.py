@@ -1,0 +1,331 @@
+"""Comparison: data sets × label budgets × methods × seeds → a verdict with intervals.
+
+Protocol (fixed before any number is seen):
+
+1. For each (data set, budget, method) every candidate of the method's hyper-parameter grid
+   is trained with every seed (evaluated once, after the last epoch). The candidate with the
+   lowest mean VALIDATION error is selected; test errors are only read for the selected
+   candidate.
+2. The best other method of a (data set, budget) is the non-reference method whose selected
+   candidate has the lowest mean validation error.
+3. The paired difference ``reference − other`` of test errors over seeds (same seed = same
+   label subset, same initial weights, same batch order) gets a two-sided t interval at level
+   ``confidence``. Verdict: ``win`` if the interval lies entirely below 0, ``loss`` if entirely
+   above, ``tie`` otherwise (including fewer than two seeds).
+
+Tables (tidy, column order as listed in :data:`RUN_COLUMNS`, :data:`CELL_COLUMNS`,
+:data:`DIFF_COLUMNS`) are written to ``runs.csv``, ``cells.csv``, ``diffs.csv``; the verdicts to
+``summary.json``; markdown tables to ``tables.md``; the figure to ``error_vs_labels.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shadownets.io import atomic_write_text, save_dataframe_csv, save_figure, save_json
+from shadownets.train.config import METHODS, TrainConfig
+
+__all__ = [
+    "DEFAULT_GRIDS",
+    "CompareConfig",
+    "CompareResult",
+    "compare",
+    "summarise",
+    "paired_interval",
+    "RUN_COLUMNS",
+    "CELL_COLUMNS",
+    "DIFF_COLUMNS",
+]
+
+#: Hyper-parameter candidates per method (TrainConfig field overrides), chosen on validation.
+#: The shadow candidates are the two best configurations found on digits validation data with
+#: a LeNet (docs/training.md).
+DEFAULT_GRIDS: dict[str, list[dict[str, Any]]] = {
+    "plain": [{}],
+    "dropout": [{"dropout": 0.2}, {"dropout": 0.5}],
+    "input-noise": [{"noise_std": 0.6}, {"noise_std": 1.0}],
+    "shadow": [
+        {"shadow_match": "rms", "shadow_rho": 0.3, "aug_weight": 0.5, "warmup_epochs": 10},
+        {"shadow_match": "rms", "shadow_rho": 0.5, "aug_weight": 0.5, "warmup_epochs": 10,
+         "n_aug": 2},
+    ],
+}
+
+RUN_COLUMNS = ["dataset", "budget", "n_labels", "method", "candidate", "params", "seed",
+               "val_error", "test_error", "val_loss", "test_loss", "train_loss"]
+CELL_COLUMNS = ["dataset", "budget", "n_labels", "method", "candidate", "params", "n_seeds",
+                "val_error_mean", "test_error_mean", "test_error_std"]
+DIFF_COLUMNS = ["dataset", "budget", "n_labels", "reference", "other", "best_other", "n_pairs",
+                "diff_mean", "ci_low", "ci_high", "verdict"]
+
+
+def _budget_label(budget: int | None) -> str:
+    return "all" if budget is None else str(budget)
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """The comparison grid. ``base`` holds everything common to all runs (model, epochs, ...)."""
+
+    datasets: tuple[str, ...] = ("digits",)
+    budgets: tuple[int | None, ...] = (50, 100, 300, 1000)  # None: all labels
+    methods: tuple[str, ...] = METHODS
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    base: TrainConfig = field(default_factory=TrainConfig)
+    grids: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: dict(DEFAULT_GRIDS))
+    reference: str = "shadow"  # the method whose paired differences are reported
+    confidence: float = 0.95
+
+    def __post_init__(self) -> None:
+        for name in ("datasets", "budgets", "methods", "seeds"):
+            value = getattr(self, name)
+            if not isinstance(value, tuple) or not value:
+                raise ValueError(f"{name} must be a non-empty tuple; got {value!r}")
+        for b in self.budgets:
+            if b is not None and (not isinstance(b, int) or b < 1):
+                raise ValueError(f"budgets must be positive ints or None (all); got {b!r}")
+        bad = [m for m in self.methods if m not in METHODS]
+        if bad:
+            raise ValueError(f"methods {bad} unknown; allowed: {', '.join(METHODS)}")
+        if self.reference not in self.methods:
+            raise ValueError(f"reference {self.reference!r} must be one of methods "
+                             f"{list(self.methods)}")
+        if len(set(self.seeds)) != len(self.seeds) or not all(
+                isinstance(s, int) and s >= 0 for s in self.seeds):
+            raise ValueError(f"seeds must be distinct non-negative ints; got {self.seeds!r}")
+        if not isinstance(self.base, TrainConfig):
+            raise ValueError(f"base must be a TrainConfig; got {type(self.base).__name__}")
+        if not isinstance(self.grids, dict):
+            raise ValueError(f"grids must be a dict of method -> list of dicts; got "
+                             f"{self.grids!r}")
+        if not 0.0 < self.confidence < 1.0:
+            raise ValueError(f"confidence must be in (0, 1); got {self.confidence!r}")
+        for method in self.methods:
+            for params in self.candidates(method):  # validates every candidate config
+                self.base.replace(**params, method=method)
+
+    def candidates(self, method: str) -> list[dict[str, Any]]:
+        """The hyper-parameter candidates of ``method`` (``[{}]`` when it has no grid)."""
+        grid = self.grids.get(method) or [{}]
+        if not isinstance(grid, list) or not all(isinstance(c, dict) for c in grid):
+            raise ValueError(f"grids[{method!r}] must be a list of dicts; got {grid!r}")
+        for cand in grid:
+            fixed = {"method", "seed", "dataset", "n_labels"} & set(cand)
+            if fixed:
+                raise ValueError(f"grids[{method!r}] may not set {sorted(fixed)} (set by the "
+                                 f"comparison)")
+        return grid
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    """All tables of a comparison (DataFrames with the documented columns) and the summary."""
+
+    runs: pd.DataFrame
+    cells: pd.DataFrame
+    diffs: pd.DataFrame
+    summary: dict[str, Any]
+
+
+def paired_interval(diff: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean and two-sided t interval of paired differences.
+
+    Parameters
+    ----------
+    diff : sequence of float, length n
+        Per-seed differences.
+    confidence : float
+        Interval level.
+
+    Returns
+    -------
+    (mean, low, high) : floats; low/high are NaN when n < 2.
+    """
+    from scipy import stats
+
+    d = np.asarray(diff, dtype=np.float64)
+    if d.size == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(d.mean())
+    if d.size < 2:
+        return mean, math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + confidence / 2, d.size - 1) * d.std(ddof=1) / math.sqrt(d.size))
+    return mean, mean - half, mean + half
+
+
+def _verdict(low: float, high: float) -> str:
+    if math.isnan(low) or math.isnan(high):
+        return "tie"
+    return "win" if high < 0 else "loss" if low > 0 else "tie"
+
+
+def summarise(runs: pd.DataFrame, reference: str = "shadow",
+              confidence: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Select candidates on validation, then build cells, paired differences and verdicts.
+
+    Parameters
+    ----------
+    runs : DataFrame with :data:`RUN_COLUMNS`
+    reference : str
+        Method compared with the others.
+    confidence : float
+
+    Returns
+    -------
+    cells : DataFrame with :data:`CELL_COLUMNS` (selected candidates only)
+    diffs : DataFrame with :data:`DIFF_COLUMNS`
+    summary : dict
+        ``{"reference", "confidence", "verdicts": [{dataset, budget, ...}], "selected": ...}``
+    """
+    keys = ["dataset", "budget", "n_labels", "method", "candidate", "params"]
+    agg = (runs.groupby(keys, sort=False)
+           .agg(n_seeds=("seed", "nunique"), val_error_mean=("val_error", "mean"),
+                test_error_mean=("test_error", "mean"), test_error_std=("test_error", "std"))
+           .reset_index())
+    best = agg.loc[agg.groupby(["dataset", "budget", "method"], sort=False)["val_error_mean"]
+                   .idxmin()]
+    cells = best[CELL_COLUMNS].reset_index(drop=True)
+    diff_rows, verdicts = [], []
+    for (dataset, budget), cell in cells.groupby(["dataset", "budget"], sort=False):
+        ref = cell[cell.method == reference]
+        others = cell[cell.method != reference]
+        if ref.empty or others.empty:
+            continue
+        best_other = others.loc[others.val_error_mean.idxmin(), "method"]
+        ref_runs = _selected_runs(runs, ref.iloc[0])
+        for _, other in others.iterrows():
+            paired = ref_runs.merge(_selected_runs(runs, other), left_index=True,
+                                    right_index=True, suffixes=("_ref", ""))
+            mean, low, high = paired_interval(paired.test_error_ref - paired.test_error,
+                                              confidence)
+            row = {"dataset": dataset, "budget": budget, "n_labels": int(ref.iloc[0].n_labels),
+                   "reference": reference, "other": other.method,
+                   "best_other": other.method == best_other, "n_pairs": len(paired),
+                   "diff_mean": mean, "ci_low": low, "ci_high": high,
+                   "verdict": _verdict(low, high)}
+            diff_rows.append(row)
+            if row["best_other"]:
+                verdicts.append(row)
+    diffs = pd.DataFrame(diff_rows, columns=DIFF_COLUMNS)
+    summary = {"reference": reference, "confidence": confidence,
+               "selection": "lowest mean validation error; best other method by validation",
+               "verdicts": verdicts,
+               "selected": cells[["dataset", "budget", "method", "params"]].to_dict("records")}
+    return cells, diffs, summary
+
+
+def _selected_runs(runs: pd.DataFrame, cell: pd.Series) -> pd.DataFrame:
+    sel = runs[(runs.dataset == cell.dataset) & (runs.budget == cell.budget)
+               & (runs.method == cell.method) & (runs.candidate == cell.candidate)]
+    return sel.set_index("seed")[["test_error"]]
+
+
+def _key(row: dict[str, Any]) -> tuple:
+    """Identity of a run: data set, budget, method, candidate index, its params, seed."""
+    return (row["dataset"], str(row["budget"]), row["method"], int(row["candidate"]),
+            json.dumps(json.loads(row["params"]), sort_keys=True), int(row["seed"]))
+
+
+def _run_row(cfg: TrainConfig, budget: str, n_used: int, candidate: int, params: dict,
+             final: dict[str, float]) -> dict[str, Any]:
+    return {"dataset": cfg.dataset, "budget": budget, "n_labels": n_used, "method": cfg.method,
+            "candidate": candidate, "params": json.dumps(params, sort_keys=True),
+            "seed": cfg.seed, "val_error": final["val_error"], "test_error": final["test_error"],
+            "val_loss": final["val_loss"], "test_loss": final["test_loss"],
+            "train_loss": final["train_loss"]}
+
+
+def compare(config: CompareConfig, *, out_dir: str | os.PathLike | None = None,
+            resume: bool = False, splits: dict[str, Any] | None = None,
+            on_run: Callable[[dict[str, Any]], None] | None = None) -> CompareResult:
+    """Run the whole comparison grid and summarise it.
+
+    Parameters
+    ----------
+    config : CompareConfig
+    out_dir : path-like, optional
+        Where runs.csv (rewritten after every run), cells.csv, diffs.csv, summary.json and
+        error_vs_labels.png go.
+    resume : bool, default False
+        Skip runs already in ``out_dir/runs.csv`` (continue a killed comparison, or add seeds);
+        rows of that file that are not in this grid (other candidates, budgets, seeds) are
+        dropped.
+    splits : dict of str to DataSplits, optional
+        Pre-loaded data per data-set name (default: ``load_dataset`` with ``config.base``).
+    on_run : callable, optional
+        Called with each finished run's row (progress reporting).
+
+    Returns
+    -------
+    CompareResult
+    """
+    if not isinstance(config, CompareConfig):
+        raise ValueError(f"config must be a CompareConfig; got {type(config).__name__}")
+    from shadownets.train.loop import fit
+
+    out = Path(out_dir) if out_dir is not None else None
+    planned = {(d, _budget_label(b), m, c, json.dumps(p, sort_keys=True), s)
+               for d in config.datasets for b in config.budgets for m in config.methods
+               for c, p in enumerate(config.candidates(m)) for s in config.seeds}
+    rows: list[dict[str, Any]] = []
+    if resume and out is not None and (out / "runs.csv").is_file():
+        old = pd.read_csv(out / "runs.csv", dtype={"budget": str, "params": str})
+        rows = [r for r in old.to_dict("records") if _key(r) in planned]  # same grid only
+    done = {_key(r) for r in rows}
+    for dataset in config.datasets:
+        data = (splits or {}).get(dataset)
+        if data is None:
+            from shadownets.data import load_dataset
+
+            b = config.base
+            data = load_dataset(dataset, data_dir=b.data_dir, download=b.download,
+                                seed=b.data_seed, val_size=b.val_size)
+        n_train = int(data.y_train.shape[0])
+        for budget in config.budgets:
+            label = _budget_label(budget)
+            n_used = n_train if budget is None else min(budget, n_train)
+            for method in config.methods:
+                for cand, params in enumerate(config.candidates(method)):
+                    for seed in config.seeds:
+                        key = (dataset, label, method, cand, json.dumps(params, sort_keys=True),
+                               seed)
+                        if key in done:
+                            continue
+                        cfg = config.base.replace(**params, dataset=dataset, method=method,
+                                                  n_labels=budget, seed=seed,
+                                                  eval_every=config.base.epochs)
+                        result = fit(cfg, splits=data, progress=False)
+                        row = _run_row(cfg, label, n_used, cand, params, result.final)
+                        rows.append(row)
+                        if out is not None:
+                            save_dataframe_csv(out / "runs.csv",
+                                               pd.DataFrame(rows, columns=RUN_COLUMNS))
+                        if on_run is not None:
+                            on_run(row)
+    runs = pd.DataFrame(rows, columns=RUN_COLUMNS)
+    runs["budget"] = runs["budget"].astype(str)
+    cells, diffs, summary = summarise(runs, config.reference, config.confidence)
+    summary["config"] = {"datasets": config.datasets, "budgets": config.budgets,
+                         "methods": config.methods, "seeds": config.seeds,
+                         "base": config.base.to_dict(), "grids": config.grids}
+    if out is not None:
+        from shadownets.train.plots import plot_error_vs_labels
+        from shadownets.train.tables import candidates_table, markdown_tables
+
+        save_dataframe_csv(out / "runs.csv", runs)
+        save_dataframe_csv(out / "cells.csv", cells)
+        save_dataframe_csv(out / "diffs.csv", diffs)
+        save_json(out / "summary.json", summary)
+        atomic_write_text(out / "tables.md", markdown_tables(cells, diffs) + "\n"
+                          + candidates_table(runs))
+        save_figure(out / "error_vs_labels.png", plot_error_vs_labels(cells))
+    return CompareResult(runs=runs, cells=cells, diffs=diffs, summary=summary)

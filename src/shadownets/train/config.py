@@ -1,0 +1,129 @@
+"""TrainConfig: everything that determines a training run (frozen, validated on creation)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from shadownets.train.augment import ShadowConfig
+
+__all__ = ["METHODS", "OPTIMIZERS", "TrainConfig"]
+
+#: Training methods: plain, dropout, Gaussian input noise (the fair control) and shadow data.
+METHODS = ("plain", "dropout", "input-noise", "shadow")
+OPTIMIZERS = ("adam", "sgd")
+
+
+def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
+
+
+def _nonneg_float(name: str, value: Any, strict: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
+        value > 0 if strict else value >= 0)
+    if not ok:
+        raise ValueError(f"{name} must be a {'positive' if strict else 'non-negative'} float; "
+                         f"got {value!r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run. Fields not used by ``method`` are ignored (but recorded).
+
+    The training set is ``n_labels`` examples of the data set's train split, chosen stratified
+    with ``seed``; the same ``seed`` also draws the initial weights, the batch order and all
+    augmentation noise, so runs of different methods with the same seed are paired.
+    """
+
+    dataset: str = "digits"  # a name known to shadownets.data.load_dataset
+    n_labels: int | None = None  # labeled training examples (None: the whole train split)
+    model: str = "mlp"  # a name from shadownets.train.list_models()
+    model_kwargs: dict[str, Any] = field(default_factory=dict)  # the model's own options
+    method: str = "plain"  # one of METHODS
+    epochs: int = 20
+    steps_per_epoch: int | None = None  # None: ceil(n_labels / batch_size)
+    batch_size: int = 64  # global batch (split across ranks under torchrun)
+    optimizer: str = "adam"  # "adam" or "sgd"
+    lr: float = 1e-3
+    momentum: float = 0.9  # SGD only
+    weight_decay: float = 0.0
+    seed: int = 0  # label subset, init, batch order, augmentation noise
+    data_seed: int = 0  # the train/validation split of the data set
+    val_size: int | None = None  # passed to load_dataset (None: its default)
+    data_dir: str | None = None
+    download: bool = True
+    eval_every: int = 1  # evaluate val/test every k epochs (and always after the last)
+    # --- method "dropout"
+    dropout: float = 0.5  # dropout probability after each hidden ReLU
+    # --- methods "input-noise" and "shadow"
+    aug_weight: float = 1.0  # λ: loss = CE(real) + λ · CE(augmented) (shadow: 0.5 was best)
+    n_aug: int = 1  # augmented inputs per real input
+    warmup_epochs: int = 0  # epochs of plain training before augmentation (shadow: 10 of 30)
+    noise_std: float = 0.5  # input-noise: std of the Gaussian noise (normalised units)
+    shadow_layer: str = "top"  # "top", a hidden-layer index ("-2", "0") or a module name
+    shadow_rho: float = 0.3  # keep probability of the shadow net's dropout
+    shadow_alpha: str | float = "calibrated"  # "calibrated", "theory" or a float
+    shadow_source: str = "current"  # "current" or "frozen" (snapshot at each epoch start)
+    shadow_unpool: str = "switches"
+    shadow_match: str = "rms"  # "rms", "raw", "moments" or "none" (see ShadowAugmenter)
+    calib_size: int = 256  # real inputs used to calibrate α at each epoch start
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}; got {self.method!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got "
+                             f"{self.optimizer!r}")
+        if not isinstance(self.dataset, str) or not self.dataset:
+            raise ValueError(f"dataset must be a non-empty string; got {self.dataset!r}")
+        if not isinstance(self.model_kwargs, dict):
+            raise ValueError(f"model_kwargs must be a dict; got {self.model_kwargs!r}")
+        if self.n_labels is not None:
+            _positive_int("n_labels", self.n_labels)
+        if self.steps_per_epoch is not None:
+            _positive_int("steps_per_epoch", self.steps_per_epoch)
+        if self.val_size is not None:
+            _positive_int("val_size", self.val_size)
+        for name in ("epochs", "batch_size", "eval_every", "n_aug", "calib_size"):
+            _positive_int(name, getattr(self, name))
+        for name in ("seed", "data_seed", "warmup_epochs"):
+            _positive_int(name, getattr(self, name), minimum=0)
+        _nonneg_float("lr", self.lr, strict=True)
+        for name in ("momentum", "weight_decay", "aug_weight", "noise_std"):
+            _nonneg_float(name, getattr(self, name))
+        if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be a float in [0, 1); got {self.dropout!r}")
+        if self.method == "shadow":
+            self.shadow_config()  # validates the shadow knobs
+
+    def shadow_config(self) -> ShadowConfig:
+        """The shadow knobs as a :class:`ShadowConfig` (validated)."""
+        return ShadowConfig(layer=self.shadow_layer, rho=self.shadow_rho, n_shadows=self.n_aug,
+                            alpha=self.shadow_alpha, source=self.shadow_source,
+                            unpool=self.shadow_unpool, match=self.shadow_match)
+
+    def effective_model_kwargs(self) -> dict[str, Any]:
+        """Model options, with ``dropout`` overridden for the dropout method."""
+        kwargs = dict(self.model_kwargs)
+        if self.method == "dropout":
+            kwargs["dropout"] = float(self.dropout)
+        return kwargs
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict of all fields."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown TrainConfig fields {unknown}; allowed: {sorted(names)}")
+        return cls(**data)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with ``changes`` applied (validated)."""
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,325 @@
+"""The trainer: ``fit(config) -> RunResult`` for the methods plain, dropout, input-noise, shadow.
+
+Determinism and resume. All randomness of epoch ``e`` comes from generators seeded with
+``(seed, e, stream)``: the batch order (same on every rank), the augmentation noise and the
+global RNG used by ``nn.Dropout`` (per rank). A run resumed from the checkpoint written after
+epoch ``k`` therefore replays epochs ``k+1..N`` exactly as a straight run would: on CPU the
+final weights are bit-identical. The caller's global RNG state is restored on return.
+
+Batches. An epoch is ``steps_per_epoch`` batches of ``min(batch_size, n_labels)`` examples,
+read from a fresh random permutation of the labeled set (cycled when one pass is not enough),
+so a 50-label budget still gets full batches. Under torchrun each rank takes every
+``world_size``-th example of the global batch and DDP averages the gradients.
+
+Loss. ``CE(real) + λ · CE(augmented)`` with one forward pass over the concatenated batch;
+``input-noise`` adds Gaussian noise to ``n_aug`` copies of each input, ``shadow`` draws ``n_aug``
+shadows per input from the net's shadow net (after ``warmup_epochs`` of plain training; α is
+re-calibrated at every epoch start).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from shadownets.io import save_dataframe_csv, save_json, to_jsonable
+from shadownets.train.augment import ShadowAugmenter
+from shadownets.train.checkpoint import (
+    CHECKPOINT_FILE,
+    load_checkpoint,
+    load_optimizer_tensors,
+    save_checkpoint,
+)
+from shadownets.train.config import TrainConfig
+from shadownets.train.distributed import (
+    DistInfo,
+    barrier,
+    setup_distributed,
+    teardown_distributed,
+    weight_spread,
+)
+from shadownets.train.models import ZooNet, create_model
+
+__all__ = ["RunResult", "fit", "evaluate", "select_labeled"]
+
+METRICS_FILE = "metrics.csv"
+SUMMARY_FILE = "summary.json"
+_EVAL_BATCH = 2048
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Outcome of :func:`fit`.
+
+    Attributes
+    ----------
+    config : TrainConfig
+    history : list of dict
+        One row per epoch: epoch, train_loss, train_error, aug_loss, train_seconds (wall time
+        of the epoch's training steps, evaluation excluded), val_loss, val_error, test_loss,
+        test_error (None where not evaluated).
+    final : dict
+        The last row, with val/test evaluated.
+    model : ZooNet
+        The trained model (bare, on CPU, eval mode).
+    out_dir : Path or None
+    world_size : int
+    weight_spread : float
+        Max |weights(rank) - weights(rank 0)| after training (0.0 for one process).
+    """
+
+    config: TrainConfig
+    history: list[dict[str, float]]
+    final: dict[str, float]
+    model: ZooNet = field(repr=False)
+    out_dir: Path | None = None
+    world_size: int = 1
+    weight_spread: float = 0.0
+
+
+def _derive(*keys: int) -> int:
+    """A 63-bit seed from integer keys (numpy SeedSequence: well-mixed, stable)."""
+    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(2, np.uint64)[0]
+               >> np.uint64(1))
+
+
+def select_labeled(splits: Any, n_labels: int | None, seed: int) -> torch.Tensor:
+    """Indices (int64) of the labeled training subset: stratified ``n_labels`` or everything."""
+    n = int(splits.y_train.shape[0])
+    if n_labels is None or n_labels >= n:
+        return torch.arange(n)
+    from shadownets.data import label_budget
+
+    return torch.as_tensor(label_budget(splits.y_train, n_labels, seed=seed), dtype=torch.long)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """Mean cross-entropy and error rate of ``model`` on ``x`` (N, *input_shape), ``y`` (N,)."""
+    was_training = model.training
+    model.eval()
+    loss, wrong = 0.0, 0
+    for start in range(0, x.shape[0], _EVAL_BATCH):
+        logits = model(x[start:start + _EVAL_BATCH])
+        target = y[start:start + _EVAL_BATCH]
+        loss += float(F.cross_entropy(logits, target, reduction="sum"))
+        wrong += int((logits.argmax(1) != target).sum())
+    model.train(was_training)
+    n = max(int(x.shape[0]), 1)
+    return loss / n, wrong / n
+
+
+def _make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                           weight_decay=cfg.weight_decay)
+
+
+def _batches(n: int, batch: int, steps: int, g: torch.Generator) -> list[torch.Tensor]:
+    need = steps * batch
+    order = torch.cat([torch.randperm(n, generator=g) for _ in range(math.ceil(need / n))])
+    return [order[i * batch:(i + 1) * batch] for i in range(steps)]
+
+
+def _augment(cfg: TrainConfig, aug: ShadowAugmenter | None, epoch: int, xb: torch.Tensor,
+             yb: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor] | None:
+    if epoch < cfg.warmup_epochs:
+        return None
+    if cfg.method == "input-noise":
+        x_rep = xb.repeat_interleave(cfg.n_aug, dim=0)
+        noise = torch.randn(x_rep.shape, generator=g, device=xb.device)
+        return x_rep + cfg.noise_std * noise, yb.repeat_interleave(cfg.n_aug, dim=0)
+    if aug is not None:
+        return aug(xb, yb, generator=g)
+    return None
+
+
+def _train_epoch(cfg: TrainConfig, model: nn.Module, ddp_model: nn.Module,
+                 opt: torch.optim.Optimizer, aug: ShadowAugmenter | None, x: torch.Tensor,
+                 y: torch.Tensor, epoch: int, info: DistInfo) -> dict[str, float]:
+    n = int(x.shape[0])
+    batch = min(cfg.batch_size, n)
+    steps = cfg.steps_per_epoch or math.ceil(n / batch)
+    g_data = torch.Generator().manual_seed(_derive(cfg.seed, epoch, 0))
+    g_aug = torch.Generator(device=x.device).manual_seed(_derive(cfg.seed, epoch, 1, info.rank))
+    torch.manual_seed(_derive(cfg.seed, epoch, 2, info.rank))  # nn.Dropout's masks
+    if aug is not None and epoch >= cfg.warmup_epochs:
+        aug.refresh(x[:cfg.calib_size])
+    model.train()
+    sums = {"train_loss": 0.0, "aug_loss": 0.0, "train_error": 0.0}
+    for idx in _batches(n, batch, steps, g_data):
+        idx = idx[info.rank::info.world_size].to(x.device)
+        xb, yb = x[idx], y[idx]
+        extra = _augment(cfg, aug, epoch, xb, yb, g_aug)
+        inputs = xb if extra is None else torch.cat([xb, extra[0]])
+        logits = ddp_model(inputs)
+        loss_real = F.cross_entropy(logits[:len(yb)], yb)
+        loss = loss_real
+        if extra is not None:
+            loss_aug = F.cross_entropy(logits[len(yb):], extra[1])
+            loss = loss_real + cfg.aug_weight * loss_aug
+            sums["aug_loss"] += float(loss_aug.detach())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sums["train_loss"] += float(loss_real.detach())
+        sums["train_error"] += float((logits[:len(yb)].argmax(1) != yb).float().mean())
+    return {k: v / steps for k, v in sums.items()}
+
+
+def _progress(total: int, start: int, enabled: bool):
+    if not enabled or not os.isatty(2):
+        return None
+    from rich.console import Console
+    from rich.progress import Progress
+
+    bar = Progress(console=Console(stderr=True), transient=True)
+    bar.start()
+    bar.add_task("training", total=total, completed=start)
+    return bar
+
+
+def _load_data(cfg: TrainConfig, splits: Any) -> Any:
+    if splits is not None:
+        return splits
+    from shadownets.data import load_dataset
+
+    return load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=cfg.download,
+                        seed=cfg.data_seed, val_size=cfg.val_size)
+
+
+def _resume_state(cfg: TrainConfig, out_dir: Path, model: nn.Module,
+                  opt: torch.optim.Optimizer) -> tuple[int, list[dict[str, float]]]:
+    ckpt = load_checkpoint(out_dir / CHECKPOINT_FILE)
+    saved = ckpt.state.get("config", {})
+    mine = json.loads(json.dumps(to_jsonable(cfg.to_dict())))
+    diff = sorted(k for k in set(saved) | set(mine) if saved.get(k) != mine.get(k))
+    if diff:
+        raise ValueError(f"resume: the checkpoint in {out_dir} was written with a different "
+                         f"config (fields {diff}); use the same options or a new --out folder")
+    model.load_state_dict(ckpt.model_state)
+    load_optimizer_tensors(opt, ckpt.optim_tensors, ckpt.state["param_groups"])
+    return int(ckpt.state["epoch"]), list(ckpt.state.get("history", []))
+
+
+def fit(config: TrainConfig, *, splits: Any = None, out_dir: str | os.PathLike | None = None,
+        resume: bool = False, stop_after: int | None = None, device: str | None = None,
+        progress: bool = True) -> RunResult:
+    """Train one model as ``config`` says; optionally checkpoint every epoch into ``out_dir``.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    splits : DataSplits, optional
+        Pre-loaded data (x_* of shape (N, C, H, W), y_* of shape (N,)); default: loaded with
+        :func:`shadownets.data.load_dataset` from ``config``.
+    out_dir : path-like, optional
+        Run folder: checkpoint.safetensors, model.safetensors, state.json, metrics.csv and
+        summary.json are written there (atomically, by rank 0, after every epoch).
+    resume : bool, default False
+        Continue from ``out_dir``'s checkpoint (same config required); a finished run returns
+        at once. Without a checkpoint the run starts from scratch.
+    stop_after : int, optional
+        Stop after this many epochs in total (simulates a killed run; used by tests).
+    device : str, optional
+        "cpu", "cuda[:i]" or "auto" (default: CUDA when available).
+    progress : bool, default True
+        Show a rich progress bar on a terminal (rank 0 only).
+
+    Returns
+    -------
+    RunResult
+    """
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"config must be a TrainConfig; got {type(config).__name__}")
+    if resume and out_dir is None:
+        raise ValueError("resume=True needs out_dir (the run folder to continue)")
+    if stop_after is not None and (not isinstance(stop_after, int) or stop_after < 0):
+        raise ValueError(f"stop_after must be an int >= 0; got {stop_after!r}")
+    out = Path(out_dir) if out_dir is not None else None
+    info = setup_distributed(device)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            return _fit(config, _load_data(config, splits), out, resume, stop_after, info,
+                        progress)
+    finally:
+        teardown_distributed(info)
+
+
+def _fit(cfg: TrainConfig, splits: Any, out: Path | None, resume: bool,
+         stop_after: int | None, info: DistInfo, progress: bool) -> RunResult:
+    dev = info.device
+    idx = select_labeled(splits, cfg.n_labels, cfg.seed)
+    x, y = splits.x_train[idx].to(dev), splits.y_train[idx].to(dev)
+    x_val, y_val = splits.x_val.to(dev), splits.y_val.to(dev)
+    x_test, y_test = splits.x_test.to(dev), splits.y_test.to(dev)
+    torch.manual_seed(_derive(cfg.seed, 0, 3))  # initial weights: same on every rank
+    model = create_model(cfg.model, tuple(splits.input_shape), int(splits.num_classes),
+                         **cfg.effective_model_kwargs()).to(dev)
+    opt = _make_optimizer(cfg, model)
+    start, history = 0, []
+    if resume and out is not None and (out / CHECKPOINT_FILE).is_file():
+        start, history = _resume_state(cfg, out, model, opt)
+    ddp_model: nn.Module = model
+    if info.distributed:
+        ddp_model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[int(dev.split(":")[1])] if dev.startswith("cuda") else None)
+    aug = None
+    if cfg.method == "shadow":
+        sc = cfg.shadow_config()
+        aug = ShadowAugmenter(model, layer=sc.layer, rho=sc.rho, n_shadows=sc.n_shadows,
+                              alpha=sc.alpha, source=sc.source, unpool=sc.unpool,
+                              match=sc.match, mean=getattr(splits, "mean", None),
+                              std=getattr(splits, "std", None), example_input=x[:2])
+    last = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
+    bar = _progress(cfg.epochs, start, progress and info.is_main)
+    try:
+        for epoch in range(start, last):
+            row: dict[str, float] = {"epoch": epoch + 1}
+            tic = time.perf_counter()
+            row.update(_train_epoch(cfg, model, ddp_model, opt, aug, x, y, epoch, info))
+            row["train_seconds"] = time.perf_counter() - tic
+            if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
+                row["val_loss"], row["val_error"] = evaluate(model, x_val, y_val)
+                row["test_loss"], row["test_error"] = evaluate(model, x_test, y_test)
+            else:
+                row.update(val_loss=None, val_error=None, test_loss=None, test_error=None)
+            history.append(row)
+            if out is not None and info.is_main:
+                _write_epoch(out, cfg, model, opt, epoch + 1, history)
+            barrier(info)
+            if bar is not None:
+                bar.advance(bar.task_ids[0])
+    finally:
+        if bar is not None:
+            bar.stop()
+    spread = weight_spread(model, info)
+    final = dict(history[-1]) if history else {}
+    if out is not None and info.is_main and len(history) == cfg.epochs:
+        save_json(out / SUMMARY_FILE, {"config": cfg.to_dict(), "final": final,
+                                         "world_size": info.world_size,
+                                         "weight_spread": spread})
+    return RunResult(config=cfg, history=history, final=final, model=model.cpu().eval(),
+                     out_dir=out, world_size=info.world_size, weight_spread=spread)
+
+
+def _write_epoch(out: Path, cfg: TrainConfig, model: nn.Module, opt: torch.optim.Optimizer,
+                 epoch: int, history: list[dict[str, float]]) -> None:
+    import pandas as pd
+
+    rng = {"torch": torch.get_rng_state()}
+    state = {"config": cfg.to_dict(), "epoch": epoch, "history": history,
+             "rng_scheme": "per-epoch generators seeded from (seed, epoch, stream)"}
+    save_checkpoint(out, model, opt, state, rng=rng)
+    save_dataframe_csv(out / METRICS_FILE, pd.DataFrame(history))

@@ -1,0 +1,122 @@
+"""Markdown tables of a comparison (what docs/training.md and the README show)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+__all__ = ["markdown_tables", "candidates_table"]
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = [_row(header), _row(["---"] * len(header))]
+    lines += [_row(r) for r in rows]
+    return "\n".join(lines)
+
+
+def _params(text: str) -> str:
+    params = json.loads(text) if isinstance(text, str) and text else {}
+    return ", ".join(f"{k}={v}" for k, v in params.items()) or "—"
+
+
+def _budget_order(values: pd.Series) -> list[str]:
+    return sorted(dict.fromkeys(values), key=lambda b: (b == "all", int(b) if b != "all" else 0))
+
+
+def candidates_table(runs: pd.DataFrame, digits: int = 3) -> str:
+    """Mean VALIDATION error of every candidate (rows) per data set and budget (columns).
+
+    Parameters
+    ----------
+    runs : DataFrame with :data:`shadownets.train.compare.RUN_COLUMNS`
+    digits : int
+
+    Returns
+    -------
+    str
+        Markdown; rows sorted by the mean over budgets (best first). Test errors are not shown:
+        this is the evidence the selection used.
+    """
+    runs = runs.assign(budget=runs.budget.astype(str))
+    fmt = f"{{:.{digits}f}}"
+    out: list[str] = []
+    for dataset in dict.fromkeys(runs.dataset):
+        sub = runs[runs.dataset == dataset]
+        budgets = _budget_order(sub.budget)
+        table = (sub.groupby(["method", "candidate", "params", "budget"], sort=False)
+                 .val_error.mean().unstack("budget")[budgets])
+        table["mean"] = table.mean(axis=1)
+        table = table.sort_values("mean")
+        seeds = sub.seed.nunique()
+        out.append(f"### {dataset}: mean validation error of every candidate ({seeds} seeds)\n")
+        rows = [[method, _params(params), *[fmt.format(v) for v in vals]]
+                for (method, _, params), vals in zip(table.index, table.to_numpy(), strict=True)]
+        out.append(_table(["method", "hyper-parameters", *budgets, "mean"], rows))
+        out.append("\n")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def markdown_tables(cells: pd.DataFrame, diffs: pd.DataFrame, digits: int = 3) -> str:
+    """Per data set: test error (mean ± std over seeds) of each method's selected candidate,
+    the selected hyper-parameters, and the paired differences reference − other.
+
+    Parameters
+    ----------
+    cells : DataFrame with :data:`shadownets.train.compare.CELL_COLUMNS`
+    diffs : DataFrame with :data:`shadownets.train.compare.DIFF_COLUMNS`
+    digits : int
+        Decimals of error rates.
+
+    Returns
+    -------
+    str
+        Markdown.
+    """
+    cells = cells.assign(budget=cells.budget.astype(str))
+    diffs = diffs.assign(budget=diffs.budget.astype(str))
+    fmt = f"{{:.{digits}f}}"
+    out: list[str] = []
+    for dataset in dict.fromkeys(cells.dataset):
+        sub = cells[cells.dataset == dataset]
+        methods = list(dict.fromkeys(sub.method))
+        budgets = _budget_order(sub.budget)
+        out.append(f"### {dataset}: test error, mean ± std over seeds\n")
+        rows, chosen = [], []
+        for budget in budgets:
+            row = [budget, str(int(sub[sub.budget == budget].n_labels.iloc[0]))]
+            for method in methods:
+                cell = sub[(sub.budget == budget) & (sub.method == method)]
+                if cell.empty:
+                    row.append("—")
+                    continue
+                c = cell.iloc[0]
+                row.append(f"{fmt.format(c.test_error_mean)} ± {fmt.format(c.test_error_std)}")
+                chosen.append([budget, method, _params(c.params), str(int(c.n_seeds)),
+                               fmt.format(c.val_error_mean)])
+            rows.append(row)
+        out.append(_table(["budget", "labels", *methods], rows))
+        out.append(f"\n\nSelected on validation ({dataset}):\n")
+        out.append(_table(["budget", "method", "hyper-parameters", "seeds", "val error"],
+                          chosen))
+        dsub = diffs[diffs.dataset == dataset]
+        if not dsub.empty:
+            ref = dsub.reference.iloc[0]
+            out.append(f"\n\n### {dataset}: paired test-error difference {ref} − other "
+                       f"(95% t interval over seeds)\n")
+            drows = []
+            for budget in _budget_order(dsub.budget):
+                for _, d in dsub[dsub.budget == budget].iterrows():
+                    mark = " (best other)" if bool(d.best_other) else ""
+                    drows.append([budget, f"{d.other}{mark}", str(int(d.n_pairs)),
+                                  f"{d.diff_mean:+.{digits}f}",
+                                  f"[{d.ci_low:+.{digits}f}, {d.ci_high:+.{digits}f}]",
+                                  f"**{d.verdict}**" if d.best_other else d.verdict])
+            out.append(_table(["budget", "other method", "pairs", "mean diff", "95% CI",
+                               "verdict"], drows))
+        out.append("\n")
+    return "\n".join(out).rstrip() + "\n"
