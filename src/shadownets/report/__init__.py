@@ -4,7 +4,7 @@ Parts register themselves in :data:`PARTS` (report order); :func:`reproduce` run
 reusing finished ones, and writes ``report.md`` and a self-contained ``report.html``.
 """
 
-from shadownets.report import net_parts, theory_parts  # noqa: F401  (register the parts)
+from shadownets.report import net_parts, theory_parts, train_parts  # noqa: F401  (register the parts)
 from shadownets.report.base import PARTS, SCALES, VERDICTS, Context, PartResult
 from shadownets.report.render import format_value, write_report
 from shadownets.report.runner import ReportResult, environment, reproduce
