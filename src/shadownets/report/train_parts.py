@@ -20,8 +20,8 @@ def _config(ctx: Context):
                              grids=grids)
     base = TrainConfig(model="lenet", epochs=30, steps_per_epoch=10, data_seed=ctx.seed)
     if ctx.scale == "quick":
-        return CompareConfig(datasets=("digits",), budgets=(50, 300), seeds=(0, 1, 2, 3, 4),
-                             base=base, grids=first)
+        return CompareConfig(datasets=("digits",), budgets=(50, 100, 300),
+                             seeds=(0, 1, 2, 3, 4), base=base, grids=DEFAULT_GRIDS)
     return CompareConfig(datasets=("digits", "fashion-mnist"), budgets=(50, 100, 300, 1000),
                          seeds=tuple(range(10)), base=base, grids=DEFAULT_GRIDS)
 
