@@ -176,3 +176,13 @@ def test_bad_inputs():
         resolve_bias(net, float("nan"))
     with pytest.raises(ValueError, match=r"masks needs 1 tensors"):
         net.generate(torch.ones(2, 5, dtype=torch.float64), masks=[])
+
+
+@pytest.mark.parametrize("rho", [1.0, 0.5, 0.3, 0.01])
+def test_dropout_masks_keep_rho(rho):
+    from shadownets.theory._checks import bernoulli_mask
+
+    z = bernoulli_mask((400, 500), rho, generator=torch.Generator().manual_seed(0),
+                       dtype=torch.float64)
+    assert set(z.unique().tolist()) <= {0.0, 1.0}
+    assert abs(float(z.mean()) - rho) < 4 * (rho * (1 - rho) / z.numel()) ** 0.5 + 1e-5

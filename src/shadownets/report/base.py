@@ -66,7 +66,7 @@ class PartResult:
     scale: str = ""
     seed: int = 0
     seconds: float = 0.0
-    version: str = ""  # shadownets version that made it (a part is reused only by the same)
+    version: str = ""  # code version that made it (a part is reused only by the same code)
     finished: float = 0.0  # time.time() when it finished: older than a part it reads = stale
 
     def __post_init__(self) -> None:

@@ -15,7 +15,7 @@ from shadownets.io import save_json
 from shadownets.report.base import PARTS, Context, PartResult, load_result
 from shadownets.report.render import write_report
 
-__all__ = ["ReportResult", "reproduce", "environment"]
+__all__ = ["ReportResult", "reproduce", "environment", "code_version"]
 
 _PACKAGES = ("shadownets", "torch", "numpy", "scipy", "pandas", "scikit-learn", "matplotlib",
              "typer")
@@ -40,6 +40,21 @@ def environment() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             env[name] = "not installed"
     return env
+
+
+def code_version() -> str:
+    """The shadownets version plus a hash of its source files: a part made by other code is
+    not reused."""
+    import hashlib
+
+    import shadownets
+
+    root = Path(shadownets.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return f"{shadownets.__version__}+{digest.hexdigest()[:12]}"
 
 
 def _current(r: PartResult | None, scale: str, seed: int, version: str, out: Path) -> bool:
@@ -76,13 +91,13 @@ def reproduce(
     """Run every part (or ``parts`` and what they need) and write ``out/report.md`` and
     ``out/report.html``.
 
-    A part whose ``out/NAME/result.json`` exists with the same scale, seed and shadownets
-    version is reused, unless ``force`` or a part it reads is re-run. ``on_part(name,
+    A part whose ``out/NAME/result.json`` exists with the same scale, seed and code version
+    (:func:`code_version`) is reused, unless ``force`` or a part it reads is re-run. ``on_part(name,
     status)`` is called with status ``"run"``, ``"done"`` or ``"skip"``.
     """
     ctx = Context(Path(out), scale=scale, seed=seed)
     names = _selected(parts)
-    version = environment()["shadownets"]
+    version = code_version()
     rerun = set(parts or PARTS) if force else set()
     results, skipped = [], []
     for name in names:
@@ -111,7 +126,7 @@ def reproduce(
     # the report shows every finished part in the folder, not only this run's, while current
     shown = [r for r in (load_result(Path(out) / n) for n in PARTS)
              if _current(r, scale, seed, version, Path(out))]
-    meta = {"scale": scale, "seed": seed, "environment": environment(),
+    meta = {"scale": scale, "seed": seed, "environment": environment(), "code": version,
             "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "command": f"shadownets reproduce --scale {scale} --seed {seed} "
                        f"--out {shlex.quote(str(out))}",

@@ -36,7 +36,7 @@ def training_part(ctx: Context) -> PartResult:
     cfg = type(cfg)(**{**cfg.__dict__, "seeds": tuple(ctx.seed + s for s in cfg.seeds)})
     compare(cfg, out_dir=folder, resume=True)
     diffs = pd.read_csv(folder / "diffs.csv", dtype={"budget": str})
-    best = diffs[diffs["best_other"]]
+    best = diffs[diffs["best_other"]].sort_values(["dataset", "n_labels"])
     plain = diffs[diffs["other"] == "plain"]
     verdicts = dict(zip(best["dataset"] + "/" + best["budget"], best["verdict"], strict=True))
     beats_plain = float((plain["verdict"] == "win").mean()) if len(plain) else 0.0

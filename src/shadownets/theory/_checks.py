@@ -17,6 +17,7 @@ __all__ = [
     "check_matrix_batch",
     "make_generator",
     "derive_seed",
+    "bernoulli_mask",
 ]
 
 
@@ -58,7 +59,11 @@ def check_finite(name: str, t: torch.Tensor) -> torch.Tensor:
     """Raise ValueError if ``t`` holds NaN or infinite entries."""
     if not torch.is_tensor(t):
         raise ValueError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+    # a finite sum proves every entry finite (NaN and inf propagate); only a non-finite sum
+    # (also reached by overflow) needs the exact, slower check
+    if t.is_floating_point() and not bool(torch.isfinite(t.sum())) and not bool(
+        torch.isfinite(t).all()
+    ):
         bad = int((~torch.isfinite(t)).sum())
         raise ValueError(f"{name} holds {bad} non-finite entries (NaN or inf); all must be finite")
     return t
@@ -67,7 +72,7 @@ def check_finite(name: str, t: torch.Tensor) -> torch.Tensor:
 def check_nonnegative(name: str, t: torch.Tensor) -> torch.Tensor:
     """Raise ValueError if ``t`` is non-finite or has negative entries."""
     check_finite(name, t)
-    if bool((t < 0).any()):
+    if t.numel() and float(t.min()) < 0:
         raise ValueError(f"{name} must be nonnegative, found min {float(t.min()):.4g}")
     return t
 
@@ -110,3 +115,21 @@ def derive_seed(seed: int, stream: int) -> int:
     so that, e.g., the samples of seed 0 never share a stream with the net of seed 1."""
     seq = np.random.SeedSequence([check_int("seed", seed, low=0), stream])
     return int(seq.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+
+
+def bernoulli_mask(shape: tuple[int, ...], rho: float, *, generator: torch.Generator,
+                   dtype: torch.dtype) -> torch.Tensor:
+    """Keep mask z with P(z = 1) = ρ rounded to a multiple of 2⁻¹⁶ (exact for ρ = 1/2, 1/4, ...;
+    off by at most 7.6·10⁻⁶ otherwise), as ``dtype`` zeros and ones on the generator's device.
+
+    Four 16-bit uniforms come from each 64-bit random word, so a mask costs a quarter of the
+    random-number calls of ``torch.rand(shape) < ρ``.
+    """
+    numel = math.prod(shape)
+    threshold = round(rho * 65536) - 32768
+    if threshold >= 32768:  # ρ rounds to 1: keep everything (and 32768 does not fit int16)
+        return torch.ones(shape, dtype=dtype, device=generator.device)
+    words = torch.randint(-(2**63), 2**63 - 1, ((numel + 3) // 4,), dtype=torch.int64,
+                          generator=generator, device=generator.device)
+    u16 = words.view(torch.int16)[:numel]  # uniform on [-2^15, 2^15)
+    return (u16 < threshold).to(dtype).reshape(shape)

@@ -60,7 +60,9 @@ class LayerBias:
     value: torch.Tensor | float | None = None  # rule "value": the bias itself
 
     def add_to(self, pre: torch.Tensor, inp: torch.Tensor) -> torch.Tensor:
-        """Return ``pre + b`` for pre-activations (batch, m) computed from input (batch, n)."""
+        """Return ``pre + b`` for pre-activations (batch, m) computed from input (batch, n).
+
+        ``pre`` may be updated in place (it is a product made for this call)."""
         if self.rule == "value":
             value = torch.as_tensor(self.value, dtype=pre.dtype, device=pre.device)
             batch, m = pre.shape
@@ -72,7 +74,7 @@ class LayerBias:
             return pre + value
         if not self.c:
             return pre
-        return pre - self.c * theory_scale(inp, pre.shape[-1])
+        return pre.sub_(self.c * theory_scale(inp, pre.shape[-1]))  # pre is a fresh product
 
 
 def theory_scale(inp: torch.Tensor, m: int) -> torch.Tensor:

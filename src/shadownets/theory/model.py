@@ -5,6 +5,7 @@ hidden layer ``ℓ = L`` (``h^(L)``, width ``n_L = m``, k-sparse). Layer ``ℓ``
 of shape (n_{ℓ−1}, n_ℓ), keep probability ``ρ_ℓ`` and scale ``α_ℓ = 2/(ρ_ℓ n_{ℓ−1})``:
 
     generation (down):  h^(ℓ−1) = ReLU(α_ℓ W_ℓ h^(ℓ)) ⊙ z_ℓ,   z_ℓ ~ Bernoulli(ρ_ℓ)
+                        (ρ_ℓ rounded to a multiple of 2⁻¹⁶, see ``bernoulli_mask``)
     inference (up):     ĥ^(ℓ)  = ReLU(W_ℓᵀ ĥ^(ℓ−1) + b_ℓ),    ĥ^(0) = x
 
 Both directions return every layer as a list indexed by ``ℓ`` (entry 0 is ``x``).
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 import torch
 
 from shadownets.theory._checks import (
+    bernoulli_mask,
     check_finite,
     check_int,
     check_matrix_batch,
@@ -208,15 +210,19 @@ class RandomLikeNet:
         gen = None if masks is not None else make_generator(generator, self.device)
         out = [h]
         for ell in range(cfg.depth, 0, -1):
-            pre = cfg.alphas[ell - 1] * self.layers[ell - 1].matmul(out[0])  # (batch, n_{ℓ−1})
+            # ReLU(α W h) = ReLU(W (α h)) for α > 0: scaling the narrower side is cheaper
+            x = self.layers[ell - 1].matmul(cfg.alphas[ell - 1] * out[0]).relu_()  # (batch, n)
             if masks is not None:
                 z = masks[ell - 1]
-                if z.shape != pre.shape:
-                    raise ValueError(f"masks[{ell - 1}] must have shape {tuple(pre.shape)}, "
+                if z.shape != x.shape:
+                    raise ValueError(f"masks[{ell - 1}] must have shape {tuple(x.shape)}, "
                                      f"got {tuple(z.shape)}")
+                x.mul_(z.to(device=x.device, dtype=x.dtype))
             else:
-                z = torch.rand(pre.shape, generator=gen, device=gen.device) < cfg.rho[ell - 1]
-            out.insert(0, torch.relu(pre) * z.to(device=pre.device, dtype=pre.dtype))
+                z = bernoulli_mask(tuple(x.shape), cfg.rho[ell - 1], generator=gen,
+                                   dtype=x.dtype)
+                x.mul_(z.to(x.device))
+            out.insert(0, x)
         return out
 
     def sample(self, batch: int, *, generator: torch.Generator | int | None) -> list[torch.Tensor]:
@@ -246,5 +252,5 @@ class RandomLikeNet:
         out = [x]
         for ell in range(1, self.depth + 1):
             pre = self.layers[ell - 1].rmatmul(out[-1])  # (batch, n_ℓ)
-            out.append(torch.relu(biases[ell - 1].add_to(pre, out[-1])))
+            out.append(biases[ell - 1].add_to(pre, out[-1]).relu_())
         return out
