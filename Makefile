@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(BIN)/shadownets reproduce --quick --out runs/demo
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)
