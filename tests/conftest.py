@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-torch.set_num_threads(1)  # tiny ops: threads on shared cores only add contention
+torch.set_num_threads(1)  # tiny tensors: more intra-op threads on shared cores only add contention
 
 
 @pytest.fixture

@@ -18,15 +18,6 @@ from shadownets.reverse.ops import UnpoolContext
 DT = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread avoids oversubscription on the shared CI cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _rule_and_shapes(module: nn.Module, x: torch.Tensor):
     net = TracedNet(nn.Sequential(module), x)
     node = net.by_name["0"]

@@ -15,15 +15,6 @@ DT = torch.float64
 N, M1, M2 = 12, 9, 7
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread avoids oversubscription on the shared CI cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def mlp(dtype=DT) -> nn.Sequential:
     torch.manual_seed(0)
     return nn.Sequential(nn.ReLU(), nn.Linear(N, M1, bias=False), nn.ReLU(),
