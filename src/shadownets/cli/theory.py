@@ -105,7 +105,7 @@ def recover(
 def sweep(
     out: Path = typer.Option(..., help="Output folder (results.csv, recovery.png, summary.json)."),
     quick: bool = typer.Option(False, "--quick", help="The quick grid (1-3 minutes on 2 cores)."),
-    full: bool = typer.Option(False, "--full", help="The full grid (the default; tens of "
+    full: bool = typer.Option(False, "--full", help="The full grid (the default; about 4 "
                                                     "minutes on 2 cores)."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
