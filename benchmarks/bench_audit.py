@@ -14,6 +14,8 @@ import time
 
 import torch
 
+import _record  # benchmarks/_record.py: this folder is on sys.path when run as a script
+
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
@@ -33,6 +35,7 @@ def main() -> None:
     parser.add_argument("--n-inputs", type=int, default=1000)
     parser.add_argument("--n-null", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
+    _record.add_save_flag(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -59,6 +62,14 @@ def main() -> None:
     print(f"peak RSS: {_peak_rss_mb():.0f} MiB (before the audit: {rss0:.0f} MiB)")
     print(f"null-net share of audit time: {t['nulls'] / total:.1%} "
           f"(null / trained reversibility time ratio: {t['nulls'] / t['trained']:.1f}x)")
+    if args.save:
+        share = t["nulls"] / total
+        _record.save("bench_audit", {"total_s": total, "trained_s": t["trained"],
+                                     "nulls_s": t["nulls"], "weights_s": t["weights"],
+                                     "peak_rss_mib": _peak_rss_mb(), "inputs": int(x.shape[0]),
+                                     "source": source, "n_null": args.n_null,
+                                     "threads": args.threads},
+                     share, "null-net share of the time (no target)", True)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import time
 import torch
 from torch import nn
 
+import _record  # benchmarks/_record.py: this folder is on sys.path when run as a script
 from shadownets.reverse import reverse
 
 
@@ -51,6 +52,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--device", default="cpu")
+    _record.add_save_flag(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
@@ -75,6 +77,11 @@ def main() -> None:
     print(f"generate (rho=0.5)      median {t_gen * 1e3:8.2f} ms")
     print(f"generate (rho=1)        median {t_gen1 * 1e3:8.2f} ms")
     print(f"ratio generate/forward  {t_gen / t_fwd:.3f}")
+    if args.save:
+        _record.save("bench_reverse", {"forward_ms": t_fwd * 1e3, "generate_ms": t_gen * 1e3,
+                                       "generate_rho1_ms": t_gen1 * 1e3,
+                                       "threads": args.threads, "batch": args.batch},
+                     t_gen / t_fwd, "<= 1.5", t_gen / t_fwd <= 1.5)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ import statistics
 import subprocess
 import sys
 
+import _record  # benchmarks/_record.py: this folder is on sys.path when run as a script
+
 
 def child(args: argparse.Namespace) -> None:
     import torch
@@ -48,6 +50,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--method", default=None, help=argparse.SUPPRESS)  # child mode
+    _record.add_save_flag(parser)
     args = parser.parse_args()
     if args.method is not None:
         child(args)
@@ -63,13 +66,21 @@ def main() -> None:
             results[method].append(json.loads(out.strip().splitlines()[-1]))
     print(f"dataset={args.dataset} model={args.model} train={args.limit_train} "
           f"batch={args.batch_size} threads={args.threads} reps={args.reps}")
-    median = {}
+    median, peaks = {}, {}
     for method, runs in results.items():
         median[method] = statistics.median(r["seconds_per_epoch"] for r in runs)
-        peak = max(r["peak_rss_mib"] for r in runs)
+        peak = peaks[method] = max(r["peak_rss_mib"] for r in runs)
         print(f"{method:7s} epoch {median[method]:.3f} s (median of {len(runs)}), "
               f"peak RSS {peak:.0f} MiB")
-    print(f"ratio shadow/plain epoch time: {median['shadow'] / median['plain']:.2f}")
+    ratio = median["shadow"] / median["plain"]
+    print(f"ratio shadow/plain epoch time: {ratio:.2f}")
+    if args.save:
+        target = 2.2 if args.model == "lenet" else 1.8
+        _record.save(f"bench_shadow_epoch_{args.model}",
+                     {"plain_s": median["plain"], "shadow_s": median["shadow"],
+                      "plain_peak_rss_mib": peaks["plain"], "shadow_peak_rss_mib": peaks["shadow"],
+                      "dataset": args.dataset, "train": args.limit_train,
+                      "threads": args.threads}, ratio, f"<= {target}", ratio <= target)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+import _record  # benchmarks/_record.py: this folder is on sys.path when run as a script
 from shadownets.theory import NetConfig
 from shadownets.theory.baselines import compare_baselines
 
@@ -21,6 +22,7 @@ def main() -> None:
     p.add_argument("--k", type=int, default=20)
     p.add_argument("--rho", type=float, default=0.5)
     p.add_argument("--batch", type=int, default=32)
+    _record.add_save_flag(p)
     a = p.parse_args()
     df = compare_baselines(NetConfig((a.n, a.m), k=a.k, rho=a.rho), batch=a.batch)
     print(f"n={a.n}, m={a.m}, k={a.k}, rho={a.rho}, {a.batch} samples, feed-forward bias "
@@ -29,8 +31,14 @@ def main() -> None:
     ff = df.set_index("method").loc["feedforward", "seconds_per_sample"]
     others = df[df["method"] != "feedforward"]
     fastest = others.loc[others["seconds_per_sample"].idxmin()]
+    ratio = float(fastest["seconds_per_sample"] / ff)
     print(f"speed ratio feedforward / fastest baseline ({fastest['method']}), target >= 100: "
-          f"{fastest['seconds_per_sample'] / ff:.0f}")
+          f"{ratio:.0f}")
+    if a.save:
+        _record.save("bench_theory_baselines",
+                     {"feedforward_ms": float(ff) * 1e3, "fastest": str(fastest["method"]),
+                      "fastest_ms": float(fastest["seconds_per_sample"]) * 1e3, "n": a.n,
+                      "m": a.m, "k": a.k, "batch": a.batch}, ratio, ">= 100", ratio >= 100)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import time
 
 import torch
 
+import _record  # benchmarks/_record.py: this folder is on sys.path when run as a script
 from shadownets.theory import NetConfig, RandomLikeNet, resolve_bias
 
 
@@ -45,6 +46,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=1024)
     p.add_argument("--repeats", type=int, default=11)
     p.add_argument("--device", default="cpu")
+    _record.add_save_flag(p)
     a = p.parse_args()
     net = RandomLikeNet(NetConfig((a.n, a.m), k=32, rho=0.5), seed=0, device=a.device)
     gen = torch.Generator(device=a.device).manual_seed(1)
@@ -67,6 +69,11 @@ def main() -> None:
     print(f"generate+infer: {t_ours * 1e3:.1f} ms  ({samples / t_ours:,.0f} samples/s)")
     print(f"two bare matmuls: {t_bare * 1e3:.1f} ms  ({samples / t_bare:,.0f} samples/s)")
     print(f"throughput ratio ours/bare (target >= 0.8): {t_bare / t_ours:.3f}")
+    if a.save:
+        _record.save("bench_theory_throughput",
+                     {"ours_ms": t_ours * 1e3, "bare_ms": t_bare * 1e3, "n": a.n, "m": a.m,
+                      "batch": a.batch, "threads": torch.get_num_threads(),
+                      "repeats": a.repeats}, t_bare / t_ours, ">= 0.8", t_bare / t_ours >= 0.8)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ def test_defaults_are_valid():
     ({"alpha": -1.0}, "alpha must be 'theory', 'calibrated' or a positive number, got -1.0"),
     ({"theory_c": -1.0}, "theory_c must be a finite number >= 0, got -1.0"),
     ({"factor": 1.0}, "factor must be a finite number > 1, got 1.0"),
+    ({"significance": 0.0}, r"significance must be in \(0, 1\), got 0.0"),
+    ({"correction": "bonf"}, r"correction must be one of \['holm', 'none'\], got 'bonf'"),
     ({"verdict_on": "two"}, r"verdict_on must be one of \['one', 'one_theory', 'input'\]"),
     ({"verdict_on": "input", "to_input": False}, "verdict_on='input' needs to_input=True"),
     ({"rip_k": 0}, "rip_k must be an int >= 1, got 0"),

@@ -68,5 +68,10 @@ def test_sweep_quick_writes_outputs(tmp_path, monkeypatch):
     res = runner.invoke(app, ["sweep", "--quick", "--out", str(tmp_path), "--json"])
     assert res.exit_code == 0, res.output
     summary = json.loads(res.stdout)
-    assert {"slope", "intercept", "r2"} <= set(summary)
+    assert {"slope", "slope_lo", "slope_hi", "intercept", "r2"} <= set(summary)
+    assert summary["slope_lo"] <= summary["slope"] <= summary["slope_hi"]
     assert (tmp_path / "recovery.png").exists() and (tmp_path / "results.csv").exists()
+    assert (tmp_path / "samples.csv").exists()
+    res = runner.invoke(app, ["sweep", "--quick", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert "slope_lo" in res.stdout and "95% t interval" in res.stdout

@@ -3,13 +3,16 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from shadownets.theory.sweep import (
     QUICK_GRID,
+    SAMPLE_COLUMNS,
     SWEEP_COLUMNS,
     SweepGrid,
     fit_law,
     run_sweep,
+    sweep_tables,
     sweep_to_folder,
 )
 
@@ -36,6 +39,39 @@ def test_fit_law_recovers_a_known_slope():
         fit_law(df, bias="theory")
 
 
+def test_fit_law_slope_interval_matches_linregress():
+    """The slope's standard error and t interval against scipy's linregress (an independent
+    implementation), for both laws."""
+    rng = np.random.default_rng(0)
+    bound = np.geomspace(1e-3, 1e-1, 15)
+    m = rng.choice([1000, 4000], bound.size)
+    err = 2.0 * bound ** 0.85 * np.exp(rng.normal(0, 0.2, bound.size))
+    df = pd.DataFrame({"bias_rule": "calibrated", "depth": 1, "layer": 1, "bound": bound,
+                       "rel_error_sq": err, "m": m, "in_regime": True})
+    fit = fit_law(df, level=0.9)
+    q = stats.t.ppf(0.95, bound.size - 2)
+    for suffix, x in (("", np.log(bound)), ("_log", np.log(bound * np.log(m)))):
+        ref = stats.linregress(x, np.log(err))
+        assert fit[f"slope{suffix}"] == pytest.approx(ref.slope)
+        assert fit[f"slope_se{suffix}"] == pytest.approx(ref.stderr)
+        assert fit[f"slope_lo{suffix}"] == pytest.approx(ref.slope - q * ref.stderr)
+        assert fit[f"slope_hi{suffix}"] == pytest.approx(ref.slope + q * ref.stderr)
+        assert fit[f"r2{suffix}"] == pytest.approx(ref.rvalue ** 2)
+    assert fit["slope_df"] == bound.size - 2 and fit["level"] == 0.9
+
+
+def test_sweep_tables_per_sample_rows_average_to_the_runs():
+    runs, samples = sweep_tables(TINY)
+    assert list(samples.columns) == list(SAMPLE_COLUMNS)
+    assert len(samples) == len(runs) * TINY.batch
+    keys = ["n", "depth", "bias_rule", "layer"]
+    mean = samples.groupby(keys)["rel_error_sq"].mean()
+    np.testing.assert_allclose(runs.set_index(keys)["rel_error_sq"].sort_index(),
+                               mean.sort_index(), rtol=1e-12)
+    pd.testing.assert_frame_equal(run_sweep(TINY).drop(columns="seconds_infer"),
+                                  runs.drop(columns="seconds_infer"))
+
+
 def test_measured_law_slope_near_one():
     """The k/(ρn) law holds: fitted slope in [0.7, 1.2] on a small but real grid."""
     grid = SweepGrid(n=(1000, 2000, 4000, 8000), m=(1000,), k=(16, 32), rho=(0.5,),
@@ -47,10 +83,10 @@ def test_measured_law_slope_near_one():
 
 def test_sweep_to_folder_writes_files(tmp_path):
     summary = sweep_to_folder(TINY, tmp_path / "out")
-    for name in ("results.csv", "recovery.png", "summary.json"):
+    for name in ("results.csv", "samples.csv", "recovery.png", "summary.json"):
         assert (tmp_path / "out" / name).stat().st_size > 0
     saved = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert {"slope", "intercept", "r2"} <= set(saved)
+    assert {"slope", "slope_lo", "slope_hi", "intercept", "r2"} <= set(saved)
     assert saved["slope"] == pytest.approx(summary["slope"])
 
 
@@ -72,3 +108,4 @@ def test_empty_grid_field():
 def test_quick_grid_slope_in_range():
     fit = fit_law(run_sweep(QUICK_GRID))
     assert 0.7 <= fit["slope"] <= 1.2
+    assert fit["slope_lo"] < fit["slope"] < fit["slope_hi"]

@@ -11,7 +11,6 @@ from shadownets.train.models import create_model
 
 @pytest.fixture()
 def net_and_batch():
-    pytest.importorskip("shadownets.reverse")
     torch.manual_seed(0)
     model = create_model("lenet", (1, 8, 8), 10, channels=(4, 8), hidden=(16,), dropout=0.2)
     x = torch.randn(6, 1, 8, 8)

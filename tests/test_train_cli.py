@@ -45,7 +45,8 @@ def test_zoo_spec_rebuilds_the_saved_model(tmp_path):
     fresh.load_state_dict(load_file(str(out / "model.safetensors")))
     x = torch.randn(3, 1, 8, 8)
     assert torch.equal(from_run(x), fresh.eval()(x))
-    specs = pytest.importorskip("shadownets.specs")
+    from shadownets import specs
+
     via_spec = specs.load_model("zoo:mlp", {**spec["kwargs"], "input_shape": [1, 8, 8],
                                             "num_classes": 10}, weights=out / "model.safetensors")
     assert torch.equal(via_spec(x), from_run(x))
@@ -73,13 +74,36 @@ def test_train_bad_options_exit_2_with_one_line(tmp_path, args, message):
 def test_compare_tiny_grid(tmp_path):
     args = ["compare", "--out", str(tmp_path), "--budgets", "30", "--seeds", "0,1",
             "--methods", "plain,input-noise", "--reference", "input-noise",
-            "--grid", '{"input-noise": [{"noise_std": 0.5}]}', *TINY, "--json"]
-    result = runner.invoke(app, args)
+            "--grid", '{"input-noise": [{"noise_std": 0.5}]}', *TINY]
+    result = runner.invoke(app, [*args, "--json", "--margin", "0.02", "--alpha", "0.1"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["verdicts"][0]["other"] == "plain"
-    assert summary["verdicts"][0]["verdict"] in {"win", "tie", "loss"}
+    assert summary["verdicts"][0]["verdict"] in {"win", "tie", "loss", "undetermined"}
+    assert (summary["margin"], summary["alpha"], summary["correction"]) == (0.02, 0.1, "holm")
     assert (tmp_path / "diffs.csv").is_file()
+    # re-summarise with other rules (no new runs), printed as tables with power
+    again = runner.invoke(app, [*args, "--resume", "--correction", "none"])
+    assert again.exit_code == 0, again.output
+    assert "input-noise − best other method: tie = within ±0.01, none at α = 0.05" in again.stdout
+    assert "seeds for 80%" in again.stdout and "verdict" in again.stdout
+    judgement = json.loads((tmp_path / "judgement.json").read_text())
+    assert judgement["rule"]["correction"] == "none"
+    assert judgement["verdict"] in {"holds", "does not hold", "undetermined"}
+    assert f"claim 'input-noise improves on the best other method': {judgement['verdict']}" \
+        in again.stdout
+
+
+def test_compare_help_explains_margin():
+    result = runner.invoke(app, ["compare", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "--margin" in result.stdout and "Smallest test-error difference" in result.stdout
+
+
+def test_compare_bad_margin(tmp_path):
+    result = runner.invoke(app, ["compare", "--out", str(tmp_path), "--margin", "0"])
+    assert result.exit_code == 2
+    assert "error: margin must be a positive float" in result.stderr
 
 
 def test_compare_bad_seeds(tmp_path):

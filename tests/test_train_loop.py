@@ -31,16 +31,8 @@ def _no_time(history):
     return [{k: v for k, v in row.items() if k != "train_seconds"} for row in history]
 
 
-def _needs_reverse():
-    module = pytest.importorskip("shadownets.reverse")
-    if not hasattr(module, "reverse"):
-        pytest.skip("shadownets.reverse.reverse is not available in this checkout")
-
-
 @pytest.mark.parametrize("method", ["plain", "shadow"])
 def test_learns_digits(digits, method):
-    if method == "shadow":
-        _needs_reverse()
     cfg = TrainConfig(n_labels=300, method=method, epochs=8, steps_per_epoch=10,
                       shadow_rho=0.5, aug_weight=0.5)
     result = fit(cfg, splits=digits, progress=False)
@@ -51,7 +43,6 @@ def test_learns_digits(digits, method):
 
 
 def test_learns_fashion_mnist_subset():
-    _needs_reverse()
     from shadownets.data import load_dataset
     from shadownets.data.sources import debian_fashion_mnist_dir
 
@@ -67,8 +58,6 @@ def test_learns_fashion_mnist_subset():
 
 @pytest.mark.parametrize("method", ["dropout", "input-noise", "shadow"])
 def test_kill_and_resume_is_bit_identical(digits, tmp_path, method):
-    if method == "shadow":
-        _needs_reverse()
     cfg = TrainConfig(n_labels=100, method=method, epochs=4, warmup_epochs=1, **SMALL)
     straight = fit(cfg, splits=digits, out_dir=tmp_path / "a", progress=False)
     killed = fit(cfg, splits=digits, out_dir=tmp_path / "b", stop_after=2, progress=False)
@@ -151,7 +140,6 @@ def test_fit_argument_errors(digits):
 
 
 def test_ddp_two_cpu_processes_agree(tmp_path):
-    _needs_reverse()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            "-m", "shadownets.train", "--out", str(tmp_path / "run"),

@@ -9,10 +9,18 @@ module on first use):
 - data: :func:`load_dataset`, :func:`label_budget`
 - training: :class:`ShadowAugmenter`, :class:`TrainConfig`, :func:`fit`, :func:`compare`
 - the report: :func:`reproduce`
+
+``shadownets.reverse`` and ``shadownets.audit`` are always the *functions*, in any import
+order: the subpackages of the same name are reached with ``from shadownets.reverse import …``
+and ``from shadownets.audit import …`` (Python's import machinery sets a package attribute to a
+subpackage when it is first imported; this package keeps the function instead). For the same
+reason write ``from shadownets import audit as audit_fn``, not ``import shadownets.audit as A``.
 """
 
 from __future__ import annotations
 
+import sys
+import types
 from importlib import import_module
 from typing import Any
 
@@ -39,6 +47,22 @@ _EXPORTS = {
 }
 
 __all__ = ["__version__", *_EXPORTS]
+
+
+#: Public names that are also subpackage names: the name is the function, not the module.
+_SHADOWED = {name for name, mod in _EXPORTS.items() if mod == f"{__name__}.{name}"}
+
+
+class _Package(types.ModuleType):
+    """Module type of ``shadownets``: refuses to let a subpackage import replace a function."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _SHADOWED and isinstance(value, types.ModuleType):
+            return  # the import system binding the subpackage: keep the lazy function
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

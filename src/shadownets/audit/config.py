@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from shadownets.audit.nulls import NULL_KINDS
+from shadownets.audit.verdict import CORRECTIONS
 from shadownets.theory.bias import THEORY_C
 
 __all__ = ["AuditConfig", "VERDICT_SETTINGS"]
@@ -18,18 +19,32 @@ VERDICT_SETTINGS: tuple[str, ...] = ("one", "one_theory", "input")
 class AuditConfig:
     """How an audit is run.
 
-    The verdict rule: a layer is **random-like** when the bootstrap interval of the ratio
-    (trained rel-error / null rel-error) meets the band ``[1/factor, factor]`` for every null
-    kind; otherwise it is ``"better than random"`` (interval entirely below ``1/factor``) or
-    ``"worse than random"`` (entirely above ``factor``).
+    The verdict rule (see :mod:`shadownets.audit.verdict`), on the reversibility setting
+    ``verdict_on``: for each layer and null kind, the log of the ratio
+    ``r`` = trained mean rel-error / geometric mean of the null nets' mean rel-errors, with the
+    prediction standard error ``s·√(1 + 1/n_null)`` (``s`` the spread of the null nets' log
+    mean errors on the same inputs, ``t`` with ``n_null − 1`` degrees of freedom), is tested
+    against the band ``[−log factor, log factor]``: ``p_inside`` (TOST), ``p_above``,
+    ``p_below``. Each kind of p-value is adjusted by ``correction`` (Holm) across the family
+    *layers × null kinds of this one audit call*, and compared with ``significance``:
+
+    * **random-like** — shown inside the band ``[1/factor, factor]``;
+    * **worse than random** — shown above ``factor``; **better than random** — shown below
+      ``1/factor``;
+    * **undetermined** — none of these (an interval that merely meets the band decides
+      nothing); ``to_decide`` / ``inputs_to_decide`` say what would decide it.
+
+    A layer is random-like if random-like against every null kind; worse (better) if worse
+    (better) against some kind and better (worse) against none; undetermined otherwise. With
+    one null net per kind there is no interval: every verdict is undetermined.
     """
 
     n_inputs: int = 256  # real inputs used (a seeded random subset when more are given)
-    n_null: int = 5  # null nets per kind
+    n_null: int = 5  # null nets per kind (>= 2 for a verdict)
     null_kinds: tuple[str, ...] = NULL_KINDS  # which null nets ("gaussian", "shuffle")
     seed: int = 0  # seeds the input subset, null nets, dropout masks, probes and bootstrap
     bootstrap: int = 1000  # bootstrap replicates (0: no intervals)
-    level: float = 0.95  # coverage of the percentile intervals
+    level: float = 0.95  # coverage of the intervals shown (bootstrap and ratio; not Holm-adjusted)
     rho: float = 1.0  # keep probability of the shadow net's dropout
     alpha: str | float = "calibrated"  # shadow-net scale: "theory", "calibrated" or a number
     unpool: str = "switches"  # how the shadow net undoes max pooling
@@ -37,6 +52,8 @@ class AuditConfig:
     fit_scale: bool = True  # fit one factor per net and setting (on <= 64 of those inputs)
     theory_c: float = THEORY_C  # constant c of the theory bias b = -c·(‖A_i‖/√n)·‖z‖·√(ln m)
     factor: float = 1.5  # verdict band [1/factor, factor] for the trained/null error ratio
+    significance: float = 0.05  # family-wise error rate of the verdicts (per test if no correction)
+    correction: str = "holm"  # across layers x null kinds of one audit: "holm" or "none"
     verdict_on: str = "one"  # reversibility setting the verdict reads: "one", "one_theory", "input"
     to_input: bool = True  # also generate all the way down to the network input
     weight_stats: bool = True  # compute weight statistics (spectra, incoherence, RIP)
@@ -86,6 +103,12 @@ class AuditConfig:
             raise ValueError(f"theory_c must be a finite number >= 0, got {self.theory_c}")
         if not (math.isfinite(self.factor) and self.factor > 1.0):
             raise ValueError(f"factor must be a finite number > 1, got {self.factor}")
+        if not 0.0 < self.significance < 1.0:
+            raise ValueError(f"significance must be in (0, 1), got {self.significance}")
+        if self.correction not in CORRECTIONS:
+            raise ValueError(
+                f"correction must be one of {list(CORRECTIONS)}, got {self.correction!r}"
+            )
         if self.verdict_on not in VERDICT_SETTINGS:
             raise ValueError(
                 f"verdict_on must be one of {list(VERDICT_SETTINGS)}, got {self.verdict_on!r}"

@@ -14,10 +14,18 @@ Column order of the table (one row per audited layer, bottom to top):
    (``gaussian``, ``shuffle``): ``q_s_k``, ``q_s_k_lo``, ``q_s_k_hi`` (means over inputs and
    null nets with percentile bootstrap intervals);
 3. ratios — for each setting and null kind: ``ratio_s_k``, ``ratio_s_k_lo``, ``ratio_s_k_hi``
-   (trained mean rel-error / null mean rel-error, paired bootstrap);
-4. verdict — ``verdict`` (``"random-like"``, ``"better than random"``, ``"worse than
-   random"``, or ``"undetermined"`` when the ratio is NaN) and ``random_like`` (bool), by the
-   rule in :class:`AuditConfig` applied to ``ratio_<verdict_on>_*``;
+   (trained mean rel-error / geometric mean of the null nets' mean rel-errors, with a
+   ``level`` prediction interval for the trained net as one more null draw on the same
+   inputs — :func:`shadownets.audit.stats.ratio_estimate`; NaN bounds with one null net);
+4. verdict, on setting ``verdict_on`` (rule in :class:`AuditConfig`, code in
+   :mod:`shadownets.audit.verdict`) — for each null kind ``k``: ``log_ratio_k``,
+   ``log_ratio_se_k``, ``log_ratio_df_k`` (the tested estimate), the Holm-adjusted
+   ``p_inside_k``, ``p_above_k``, ``p_below_k`` and ``verdict_k``; then ``verdict``
+   (``"random-like"``, ``"worse than random"``, ``"better than random"`` or
+   ``"undetermined"``), ``random_like`` (bool), ``to_decide`` (null nets per kind that would
+   decide an undetermined layer if estimate and spread stayed as observed; inf: no number
+   would; NaN: decided, or unknown with one null net) and ``inputs_to_decide`` (inputs that
+   would, with many null nets, assuming only the input part of the spread shrinks);
 5. weight statistics (when ``weight_stats``) — ``excess_kurtosis``, ``normal_ks``, ``mp_ks``,
    ``mp_ks_gaussian``, ``spectrum_exact``, ``top_singular_value``, ``mp_top_singular_value``,
    ``incoherence``, ``incoherence_gaussian``, ``incoherence_exact``, ``row_norm_cv``,
@@ -47,10 +55,18 @@ from shadownets.audit.reversibility import (
     find_sites,
     measure_site,
 )
-from shadownets.audit.stats import METRICS, bootstrap_mean, bootstrap_ratio
+from shadownets.audit.stats import (
+    METRICS,
+    bootstrap_mean,
+    input_variance,
+    ratio_estimate,
+    ratio_interval,
+)
+from shadownets.audit.verdict import decide_family
 from shadownets.audit.weights import WeightStats, weight_stats
+from shadownets.stats import Estimate
 
-__all__ = ["AuditResult", "LayerSpectrum", "audit", "run_audit", "verdict"]
+__all__ = ["AuditResult", "LayerSpectrum", "audit", "run_audit"]
 
 
 @dataclass(frozen=True)
@@ -89,17 +105,6 @@ class AuditResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def verdict(lo: float, hi: float, factor: float) -> str:
-    """The verdict for one null kind from the ratio's interval ``[lo, hi]``."""
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return "undetermined"
-    if hi < 1.0 / factor:
-        return "better than random"
-    if lo > factor:
-        return "worse than random"
-    return "random-like"
-
-
 def _shape_str(shape: tuple[int, ...]) -> str:
     return "x".join(str(s) for s in shape)
 
@@ -120,7 +125,10 @@ def _triple(name: str, est: tuple[float, float, float]) -> dict[str, float]:
 
 
 def _reversibility_columns(trained: SiteMeasurement, nulls: dict[str, list[SiteMeasurement]],
-                           cfg: AuditConfig, seed: int) -> dict[str, object]:
+                           cfg: AuditConfig, seed: int
+                           ) -> tuple[dict[str, object], dict[str, Estimate], dict[str, float]]:
+    """The metric and ratio columns of one layer, with the verdict setting's log-ratio
+    estimates and input variances per null kind (for :func:`decide_family`)."""
     row: dict[str, object] = {}
     kw = {"reps": cfg.bootstrap, "level": cfg.level, "seed": seed}
     nan3 = (float("nan"),) * 3
@@ -137,23 +145,19 @@ def _reversibility_columns(trained: SiteMeasurement, nulls: dict[str, list[SiteM
                 d = null_stack(kind, s, q)
                 row |= _triple(f"{q}_{s}_{kind}",
                                bootstrap_mean(d, **kw) if d is not None else nan3)
+    nan_est = Estimate(float("nan"), float("nan"), float("nan"), 0, float("nan"))
+    estimates: dict[str, Estimate] = {}
+    input_var: dict[str, float] = {}
     for s in SETTINGS:
         a = trained.metrics.get(s, {}).get("rel_err")
         for kind in nulls:
             d = null_stack(kind, s, "rel_err")
-            ok = a is not None and d is not None
-            row |= _triple(f"ratio_{s}_{kind}", bootstrap_ratio(a, d, **kw) if ok else nan3)
-    verdicts = [verdict(float(row[f"ratio_{cfg.verdict_on}_{k}_lo"]),
-                        float(row[f"ratio_{cfg.verdict_on}_{k}_hi"]), cfg.factor) for k in nulls]
-    decided = [v for v in verdicts if v != "undetermined"]
-    if not decided:
-        row["verdict"] = "undetermined"
-    elif all(v == "random-like" for v in decided):
-        row["verdict"] = "random-like"
-    else:
-        row["verdict"] = next(v for v in decided if v != "random-like")
-    row["random_like"] = row["verdict"] == "random-like"
-    return row
+            est = ratio_estimate(a, d) if a is not None and d is not None else nan_est
+            row |= _triple(f"ratio_{s}_{kind}", ratio_interval(est, cfg.level))
+            if s == cfg.verdict_on:
+                estimates[kind] = est
+                input_var[kind] = input_variance(d) if d is not None else float("nan")
+    return row, estimates, input_var
 
 
 def _weight_columns(trained: WeightStats, null: WeightStats) -> dict[str, object]:
@@ -229,31 +233,41 @@ def _run(model: nn.Module, x: torch.Tensor, layers: list[str] | None,
         for j in range(cfg.n_null):
             t0 = time.perf_counter()
             net = null_net(model, kind, generator=torch.Generator().manual_seed(
-                _null_seed(cfg, ki, j)))
+                _null_seed(cfg, ki, j)), inputs=x, batch_size=cfg.batch_size)
             for idx, site in enumerate(sites):
                 nulls[kind][idx].append(measure_site(net, x, site, cfg,
                                                      seed=site_seed[idx] + j + 1))
             timings["nulls"] += time.perf_counter() - t0
             if kind == "gaussian" and j == 0:
                 reference = net
-    rows, spectra, generated = [], {}, {}
+    rows, weights, spectra, generated = [], [], {}, {}
+    estimates, input_var = [], []
     for idx, site in enumerate(sites):
         meas = trained[idx]
         op = LayerOperator(model.get_submodule(site.module), site.input_shape)
         by_kind = {k: nulls[k][idx] for k in cfg.null_kinds}
-        row = _identity(site, op, meas) | _reversibility_columns(meas, by_kind, cfg,
-                                                                 site_seed[idx])
+        rev, est, var = _reversibility_columns(meas, by_kind, cfg, site_seed[idx])
+        rows.append(_identity(site, op, meas) | rev)
+        estimates.append(est)
+        input_var.append(var)
+        weights.append({})
         if cfg.weight_stats:
             if reference is None:
                 reference = null_net(model, "gaussian", generator=torch.Generator().manual_seed(
-                    _null_seed(cfg, 0, 0)))
+                    _null_seed(cfg, 0, 0)), inputs=x, batch_size=cfg.batch_size)
             t0 = time.perf_counter()
-            row |= _layer_weights(reference, site, op, meas, cfg, site_seed[idx], spectra)
+            weights[idx] = _layer_weights(reference, site, op, meas, cfg, site_seed[idx],
+                                          spectra)
             timings["weights"] += time.perf_counter() - t0
         if meas.generated is not None:
             generated[site.name] = meas.generated
-        rows.append(row)
-    table = pd.DataFrame.from_records(rows)
+    # one family: every layer x null kind of this call (Holm across it)
+    verdicts = decide_family(estimates, factor=cfg.factor, significance=cfg.significance,
+                             correction=cfg.correction, input_var=input_var,
+                             n_inputs=int(x.shape[0]))
+    decided = verdicts.to_dict(orient="records")
+    table = pd.DataFrame.from_records(
+        [row | decided[i] | weights[i] for i, row in enumerate(rows)])
     real = x[: cfg.n_examples].detach().cpu() if cfg.n_examples else None
     return AuditResult(table, spectra, generated, real, cfg, timings)
 

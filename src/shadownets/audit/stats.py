@@ -1,4 +1,4 @@
-"""Per-input reversibility metrics and seeded percentile bootstraps over inputs.
+"""Per-input reversibility metrics, bootstrap intervals of means, and the error ratio.
 
 Metrics compare a hidden activation ``h`` with its recovery ``ĥ``, both of shape
 (batch, *code_shape), one value per input:
@@ -6,21 +6,28 @@ Metrics compare a hidden activation ``h`` with its recovery ``ĥ``, both of shap
 * ``rel_err`` — ``‖ĥ - h‖² / ‖h‖²`` (NaN when ``h = 0``);
 * ``cos`` — cosine of the angle between ``ĥ`` and ``h`` (NaN when ``h = 0``; 0 when ``ĥ = 0``);
 * ``f1`` — F1 score of the support ``{ĥ > 0}`` against ``{h > 0}`` (1 when both are empty).
+
+:func:`bootstrap_mean` gives a metric's mean with a percentile bootstrap interval (inputs, and
+nets when several, are resampled); :func:`ratio_estimate` gives the trained/null error ratio on
+the log scale with a prediction standard error from the spread of the null nets (nothing
+resampled), the estimate the audit's verdict tests.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
 import torch
-from scipy import stats
 
+from shadownets.stats import Estimate, interval
 from shadownets.theory.metrics import recovery_metrics
 
-__all__ = ["METRICS", "per_input_metrics", "bootstrap_mean", "bootstrap_ratio"]
+__all__ = ["METRICS", "per_input_metrics", "bootstrap_mean", "ratio_estimate", "ratio_interval",
+           "input_variance"]
 
 #: Metric names, in column order.
 METRICS: tuple[str, ...] = ("rel_err", "cos", "f1")
@@ -104,58 +111,98 @@ def bootstrap_mean(values: np.ndarray, *, reps: int, level: float,
     return est, float(np.nanquantile(boot, q)), float(np.nanquantile(boot, 1 - q))
 
 
-def bootstrap_ratio(numer: np.ndarray, denom: np.ndarray, *, reps: int, level: float,
-                    seed: int) -> tuple[float, float, float]:
-    """Ratio ``r = mean(numer) / GM_j mean(denom[j])`` with a prediction interval.
+def ratio_estimate(numer: np.ndarray, denom: np.ndarray) -> Estimate:
+    """The log error ratio of a net against its null nets, with a **prediction** standard error.
 
-    ``GM_j`` is the geometric mean over null nets of each net's mean: the ratio is compared on
-    the log scale, where a trained net that is a typical null draw sits at 0 (an arithmetic
-    mean over nets would be pulled up by the right tail of the nets' errors).
-    The question is whether ONE trained net is a typical draw from the null nets, so the
-    interval must hold the net-to-net spread as well as the input sampling noise:
+    The question is whether ONE trained net is a typical draw from the null nets *on these
+    inputs*. With ``a`` the trained net's mean of ``numer`` and ``d_j`` null net ``j``'s mean of
+    ``denom[j]`` (all over the same inputs), the estimate is
 
-    ``log r ± t_{level, nets-1} · sqrt(s² (1 + 1/nets) + v)``
+    ``log r = log a − mean_j log d_j``
 
-    where ``s`` is the standard deviation of ``log mean(denom[j])`` over null nets ``j``
-    (0 with one net, where ``t`` becomes the normal quantile) and ``v`` the variance of
-    ``log r`` over a paired, seeded bootstrap of the inputs (the same resampled inputs for
-    numerator and denominator).
+    and, were the trained net one more draw from the null nets, ``log a`` and each
+    ``log d_j`` would be i.i.d. given the inputs, so ``Var(log r) = σ² (1 + 1/n)`` with ``σ``
+    the spread of ``log d_j`` over null nets. Its estimate ``s`` (standard deviation of the
+    ``n`` values ``log d_j``) **already contains** each net's input-sampling noise — every
+    ``d_j`` is a mean over the same finite inputs — so nothing is added for the inputs (no
+    input bootstrap: that would count the input noise twice). Nothing is resampled: the
+    replicates are the ``n`` null nets, and ``(log r − θ) / (s √(1 + 1/n))`` is ``t_{n−1}``
+    when the ``log d_j`` are normal. The interval ``log r ± t_{n−1} · s · √(1 + 1/n)`` is a
+    prediction interval for the trained net as one more null draw.
 
     Parameters
     ----------
     numer : array of shape (inputs,)
         Per-input values of the trained net (NaN ignored).
     denom : array of shape (inputs,) or (nets, inputs)
-        Per-input values of the null nets on the same inputs.
-    reps, level, seed
-        As in :func:`bootstrap_mean`.
+        Per-input values of the null nets on the same inputs (NaN ignored; a net whose mean
+        is not finite and positive is dropped).
 
     Returns
     -------
-    (estimate, lo, hi) : tuple of float
+    shadownets.stats.Estimate
+        ``mean`` = log r, ``se`` = s·√(1 + 1/n), ``df`` = n − 1, ``n`` = usable null nets,
+        ``sd`` = s. With fewer than two usable null nets ``se``/``df``/``sd`` are NaN (no
+        interval: the spread of the null nets is unknown); ``mean`` is NaN (or ±inf) when a
+        mean error is not positive.
     """
     a = np.asarray(numer, dtype=float)
     d = _as_2d(denom, "denom")
     if a.ndim != 1 or a.shape[0] != d.shape[1]:
         raise ValueError(f"numer must have shape (inputs,) = ({d.shape[1]},), got {a.shape}")
     with _quiet():
-        log_nets = np.log(np.nanmean(d, axis=1))  # (nets,)
-        est = float(np.exp(np.log(np.nanmean(a)) - np.mean(log_nets)))
-        if reps < 1 or not (np.isfinite(est) and est > 0):
-            return est, float("nan"), float("nan")
-        rng = np.random.default_rng(seed)
-        cols = rng.integers(0, d.shape[1], size=(reps, d.shape[1]))
-        null_boot = np.log(np.nanmean(d[:, cols], axis=2)).mean(axis=0)  # (reps,)
-        boot = np.log(np.nanmean(a[cols], axis=1)) - null_boot
-        v = float(np.nanvar(boot))
-        n = d.shape[0]
-        if n > 1:
-            s2 = float(np.var(log_nets, ddof=1))
-            quant = float(stats.t.ppf(0.5 + level / 2, n - 1))
-        else:
-            s2, quant = 0.0, float(stats.norm.ppf(0.5 + level / 2))
-        half = quant * np.sqrt(s2 * (1 + 1 / n) + v)
-        return est, float(est * np.exp(-half)), float(est * np.exp(half))
+        means = np.nanmean(d, axis=1)  # (nets,)
+        a_mean = float(np.nanmean(a)) if np.isfinite(a).any() else float("nan")
+    logs = np.log(means[np.isfinite(means) & (means > 0)])
+    n = int(logs.size)
+    log_a = math.log(a_mean) if np.isfinite(a_mean) and a_mean > 0 else float("nan")
+    mean = log_a - float(logs.mean()) if n else float("nan")
+    if n < 2:
+        return Estimate(mean, math.nan, math.nan, n, math.nan)
+    s = float(logs.std(ddof=1))
+    return Estimate(mean, s * math.sqrt(1.0 + 1.0 / n), float(n - 1), n, s)
+
+
+def input_variance(denom: np.ndarray) -> float:
+    """The input-sampling part of the null nets' spread ``s²`` in :func:`ratio_estimate`.
+
+    On the relative scale ``u_ji = d_ji / mean_i(d_ji)`` (net ``j``'s per-input values over
+    its mean; the delta method gives ``log mean_i(d_ji) ≈ log μ_j + mean_i(u_ji) − 1``), what
+    varies from input to input *in the same way for every net* cancels between nets; what
+    remains is the net × input interaction ``u_ji − mean_k u_ki``. Its variance over inputs,
+    times ``n/(n − 1)`` (the mean over ``n`` nets removed) and over ``N`` inputs, is the input
+    part of ``Var(log mean_i d_ji)``; this returns its average over nets (NaN ignored).
+
+    Parameters
+    ----------
+    denom : array of shape (nets, inputs)
+
+    Returns
+    -------
+    float
+        NaN with fewer than two nets, or when no net has a positive mean.
+    """
+    d = _as_2d(denom, "denom")
+    with _quiet():
+        means = np.nanmean(d, axis=1, keepdims=True)  # (nets, 1)
+        keep = np.isfinite(means[:, 0]) & (means[:, 0] > 0)
+        u = d[keep] / means[keep]
+        n = u.shape[0]
+        if n < 2:
+            return float("nan")
+        resid = u - np.nanmean(u, axis=0, keepdims=True)  # (nets, inputs)
+        n_in = np.isfinite(resid).sum(axis=1)
+        var = np.nanvar(resid, axis=1, ddof=1) * n / (n - 1) / np.maximum(n_in, 1)
+    var = var[n_in >= 2]
+    return float(var.mean()) if var.size else float("nan")
+
+
+def ratio_interval(est: Estimate, level: float) -> tuple[float, float, float]:
+    """``(r, lo, hi)``: the ratio ``exp(est.mean)`` and its two-sided prediction interval at
+    ``level`` (``exp`` of :func:`shadownets.stats.interval`; NaN bounds when ``est`` has no
+    standard error)."""
+    lo, hi = interval(est, level)
+    return float(np.exp(est.mean)), float(np.exp(lo)), float(np.exp(hi))
 
 
 @contextmanager

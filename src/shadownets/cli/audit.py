@@ -17,9 +17,9 @@ from shadownets.cli._common import handle_errors, print_table
 __all__ = ["register", "audit_command", "SUMMARY_COLUMNS"]
 
 #: Columns printed on the terminal (all of them go to the files).
-SUMMARY_COLUMNS = ("layer", "kind", "active_frac", "rel_err_one", "rel_err_one_gaussian",
-                   "ratio_one_gaussian", "ratio_one_gaussian_lo", "ratio_one_gaussian_hi",
-                   "ratio_one_shuffle", "verdict", "mp_ks", "mp_ks_gaussian")
+SUMMARY_COLUMNS = ("layer", "kind", "active_frac", "rel_err_one", "ratio_one_gaussian",
+                   "ratio_one_gaussian_lo", "ratio_one_gaussian_hi", "ratio_one_shuffle",
+                   "verdict_gaussian", "verdict_shuffle", "verdict", "to_decide", "mp_ks")
 
 
 def _json_dict(text: str | None) -> dict[str, Any]:
@@ -63,7 +63,7 @@ def audit_command(
     layers: str = typer.Option(None, "--layers", help="Comma-separated layer names "
                                "(ReLU outputs or Linear/Conv modules); default all."),
     n_inputs: int = typer.Option(256, "--n-inputs", help="Real inputs used."),
-    n_null: int = typer.Option(5, "--n-null", help="Null nets per kind."),
+    n_null: int = typer.Option(5, "--n-null", help="Null nets per kind (>= 2 for a verdict)."),
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap replicates."),
     seed: int = typer.Option(0, "--seed", help="Seed of everything random (also the init of "
                              "a model built without weights)."),
@@ -94,6 +94,10 @@ def audit_command(
             written.append(save_figure(out / f"{stem}.png", fig))
     cols = [c for c in SUMMARY_COLUMNS if c in table.columns]
     print_table(table[cols].to_dict(orient="records"), title=f"audit of {model} on {data}")
+    typer.echo(f"verdict: ratio's {config.level:.0%} prediction interval tested against "
+               f"[1/{config.factor}, {config.factor}], Holm across layers x null kinds at "
+               f"{config.significance}; to_decide: null nets per kind that would decide "
+               "(inf: none would)")
     typer.echo("wrote " + ", ".join(str(p) for p in written))
 
 

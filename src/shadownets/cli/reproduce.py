@@ -25,7 +25,9 @@ def reproduce(
 ) -> None:
     """Run every experiment of the paper and write OUT/report.md and OUT/report.html.
 
-    Parts already finished (same scale and seed) are reused when re-run.
+    Each part ends with a verdict — holds, does not hold, or undetermined — by a rule fixed
+    before the run and printed in the report. Parts already finished (same scale, seed and
+    code) are reused when re-run.
     """
     from shadownets.report import PARTS
     from shadownets.report import reproduce as run
@@ -44,7 +46,7 @@ def reproduce(
 
     result = run(out, scale=chosen, seed=seed, parts=part or None, force=force, on_part=on_part)
     for r in result.parts:
-        typer.echo(f"{r.verdict:>14s}  {r.title}")
+        typer.echo(f"{r.verdict:>13s}  {r.title}")
     typer.echo(f"report: {result.markdown}")
     typer.echo(f"html:   {result.html}")
 

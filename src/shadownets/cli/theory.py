@@ -123,8 +123,9 @@ def sweep(
         print_json(summary)
     else:
         fit = summary["fit"]
-        print_table([{k: fit[k] for k in ("bias", "n_points", "slope", "constant", "r2",
-                                         "slope_log", "r2_log")}], title="fitted law")
+        print_table([{k: fit[k] for k in ("bias", "n_points", "slope", "slope_lo", "slope_hi",
+                                         "constant", "r2", "slope_log", "r2_log")}],
+                    title=f"fitted law (slope with its {fit['level']:.0%} t interval)")
         typer.echo(f"table:  {summary['files']['results']}")
         typer.echo(f"figure: {summary['files']['figure']}")
 

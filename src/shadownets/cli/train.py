@@ -151,10 +151,23 @@ def compare_command(
     grid: str = typer.Option("", help="Per-method candidate lists, JSON: replaces the "
                                       "default grid of the methods it names."),
     reference: str = typer.Option("shadow"),
-    resume: bool = typer.Option(False, "--resume", help="Skip runs already in --out."),
+    margin: float = typer.Option(0.01, help="Smallest test-error difference that matters "
+                                 "(0.01 = 1 point): 'tie' means shown within ±margin (TOST); "
+                                 "power is for a true difference of this size."),
+    alpha: float = typer.Option(0.05, help="Family-wise error rate of each family of "
+                                "comparisons (best other method; each other method)."),
+    correction: str = typer.Option("holm", help="Multiple-comparison correction across data "
+                                   "sets × budgets (× methods): holm | none."),
+    resume: bool = typer.Option(False, "--resume", help="Skip runs already in --out (also: "
+                                "re-summarise a finished comparison with new --margin/--alpha)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Compare methods over label budgets and seeds; pick hyper-parameters on validation."""
+    """Compare methods over label budgets and seeds; pick hyper-parameters on validation.
+
+    Each comparison reference − other (paired over seeds, test error) is a win / loss (a
+    difference shown), a tie (shown within ±margin) or undetermined (neither shown), with
+    Holm-adjusted p-values, power and the seeds that 80% power would need.
+    """
     from shadownets.train import DEFAULT_GRIDS, CompareConfig, TrainConfig, compare
 
     base_cfg = TrainConfig(model=model, model_kwargs=_json_dict("--model-kwargs", model_kwargs),
@@ -165,13 +178,49 @@ def compare_command(
         datasets=_csv("--datasets", datasets),
         budgets=tuple(_labels(b) for b in _csv("--budgets", budgets)),
         methods=_csv("--methods", methods), seeds=_ints("--seeds", seeds), base=base_cfg,
-        grids={**DEFAULT_GRIDS, **_json_dict("--grid", grid)}, reference=reference)
+        grids={**DEFAULT_GRIDS, **_json_dict("--grid", grid)}, reference=reference,
+        margin=margin, alpha=alpha, correction=correction)
     result = compare(config, out_dir=out, resume=resume)
+    judgement = _judge_claim(out, reference, margin, alpha, correction)
     if as_json:
         print_json(result.summary)
         return
     print_table(result.cells.to_dict("records"), title="selected candidates (test error)")
-    print_table(result.diffs.to_dict("records"), title=f"paired {reference} − other")
+    level = "α/m, m = the family's size" if correction == "holm" else "α"
+    for family, what in (("best_other", "best other method"), ("each_other", "each other")):
+        rows = [{"dataset": d.dataset, "budget": d.budget, "other": d.other,
+                 "pairs": int(d.n_pairs), "diff": d.diff_mean,
+                 "95% CI": f"[{d.ci_low:+.4f}, {d.ci_high:+.4f}]",
+                 "p diff (adj)": d.p_diff_adj, "p equiv (adj)": d.p_equiv_adj,
+                 "power": d.power_diff, "seeds for 80%": d.seeds_needed, "verdict": d.verdict}
+                for d in result.diffs[result.diffs.family == family].itertuples()]
+        print_table(rows, title=f"{reference} − {what}: tie = within ±{margin:g}, "
+                                f"{correction} at α = {alpha:g}; power to detect ±{margin:g} "
+                                f"at {level}")
+    if judgement is not None:
+        typer.echo(f"claim '{reference} improves on the best other method': "
+                   f"{judgement['verdict']} (rule: {judgement['rule_text']}) "
+                   f"Would change: {judgement['flip']} [{out / 'judgement.json'}]")
+
+
+def _judge_claim(out: Path, reference: str, margin: float, alpha: float,
+                 correction: str) -> dict[str, Any] | None:
+    """The report's verdict on the training claim for this comparison, saved as
+    ``out/judgement.json`` (None when there is no best-other comparison)."""
+    import dataclasses
+
+    from shadownets.io import save_json
+    from shadownets.report.parts.training import TrainingRule, judge
+
+    rule = TrainingRule(margin=margin, alpha=alpha, correction=correction, reference=reference)
+    try:
+        j = judge(out, rule)
+    except ValueError:  # no best-other comparison (e.g. a single method)
+        return None
+    record = {"rule": dataclasses.asdict(rule), "rule_text": rule.text(),
+              **dataclasses.asdict(j)}
+    save_json(out / "judgement.json", record)
+    return record
 
 
 def register(app: typer.Typer) -> None:

@@ -1,7 +1,20 @@
-"""The pieces every report part shares: its context, its result record, the registry."""
+"""The pieces every report part shares: context, outputs, judgements, the registry.
+
+A part is two functions and a rule:
+
+* ``run(ctx) -> PartOutput`` runs the experiment and writes its CSV/JSON files and figures
+  under ``ctx.out/NAME/``;
+* ``judge(folder, rule) -> Judgement`` reads **only those files** and applies the part's
+  verdict rule, a frozen dataclass of thresholds declared before any run (printed in the
+  report). Tests feed ``judge`` crafted files that must give each verdict.
+
+Verdicts are three-valued: ``holds``, ``does not hold``, ``undetermined`` (the run's evidence
+does not decide; the judgement says what would).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 from collections.abc import Callable
@@ -11,11 +24,11 @@ from typing import Any
 
 from shadownets.io import save_json
 
-__all__ = ["SCALES", "VERDICTS", "Context", "PartResult", "Part", "PARTS", "register_part",
-           "judge", "load_result"]
+__all__ = ["SCALES", "VERDICTS", "Context", "PartOutput", "Judgement", "PartResult", "Part",
+           "PARTS", "register_part", "load_result", "rule_dict"]
 
 SCALES = ("tiny", "quick", "full")
-VERDICTS = ("holds", "partly", "does not hold")
+VERDICTS = ("holds", "does not hold", "undetermined")
 
 
 @dataclass(frozen=True)
@@ -45,22 +58,45 @@ class Context:
         return {"tiny": tiny, "quick": quick, "full": full}[self.scale]
 
 
+@dataclass(frozen=True)
+class PartOutput:
+    """What a part's experiment wrote: tables and figures (paths relative to the part's
+    folder, ``{"title", "path"}``) and notes."""
+
+    tables: list[dict[str, str]] = field(default_factory=list)
+    figures: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A verdict with the numbers behind it and what evidence would change it."""
+
+    verdict: str  # one of VERDICTS
+    evidence: str  # the numbers behind the verdict, in words
+    numbers: dict[str, Any]  # the same numbers, machine-readable
+    flip: str  # what evidence would change the verdict (or decide an undetermined one)
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+
+
 @dataclass
 class PartResult:
-    """What a part found: a claim, a verdict and the files that hold the numbers.
-
-    Table and figure paths are relative to the part's folder. ``numbers`` are the figures the
-    verdict rests on, computed from the part's own CSV files.
-    """
+    """A finished part: its output, judgement, rule and provenance (saved as result.json)."""
 
     name: str
     title: str
     claim: str
     verdict: str  # one of VERDICTS
-    evidence: str  # one sentence with the numbers behind the verdict
+    evidence: str
     numbers: dict[str, Any]
-    tables: list[dict[str, str]] = field(default_factory=list)  # {"title", "path"}
-    figures: list[dict[str, str]] = field(default_factory=list)  # {"title", "path"}
+    flip: str = ""
+    rule: dict[str, Any] = field(default_factory=dict)  # the rule's thresholds
+    rule_text: str = ""  # the rule in words
+    tables: list[dict[str, str]] = field(default_factory=list)
+    figures: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     command: str = ""
     scale: str = ""
@@ -86,18 +122,21 @@ def load_result(folder: Path) -> PartResult | None:
         return None
 
 
-def judge(holds: bool, partly: bool) -> str:
-    """Verdict from two conditions (``holds`` implies ``partly``)."""
-    return "holds" if holds else ("partly" if partly else "does not hold")
+def rule_dict(rule: Any) -> dict[str, Any]:
+    """A rule dataclass as a plain dict (tuples as lists, for JSON)."""
+    return json.loads(json.dumps(dataclasses.asdict(rule), default=list))
 
 
 @dataclass(frozen=True)
 class Part:
-    """One section of the report."""
+    """One section of the report: experiment, verdict rule and judge."""
 
     name: str
     title: str
-    run: Callable[[Context], PartResult]
+    claim: str
+    run: Callable[[Context], PartOutput]
+    judge: Callable[[Path, Any], Judgement]
+    rule: Any  # frozen dataclass with the thresholds, and a ``text()`` method
     needs: tuple[str, ...] = ()  # parts whose files this one reads
     order: int = 0  # position in the report
 
@@ -105,14 +144,17 @@ class Part:
 PARTS: dict[str, Part] = {}
 
 
-def register_part(name: str, title: str, *, order: int, needs: tuple[str, ...] = ()):
-    """Decorator adding ``fn(ctx) -> PartResult`` to :data:`PARTS`, kept sorted by ``order``
-    (the report's section order)."""
+def register_part(name: str, title: str, *, order: int, claim: str, rule: Any,
+                  judge: Callable[[Path, Any], Judgement], needs: tuple[str, ...] = ()):
+    """Decorator adding ``run(ctx) -> PartOutput`` to :data:`PARTS` with its rule and judge,
+    kept sorted by ``order`` (the report's section order)."""
+    if not (dataclasses.is_dataclass(rule) and callable(getattr(rule, "text", None))):
+        raise TypeError(f"rule of part {name!r} must be a dataclass with a text() method")
 
-    def decorator(fn: Callable[[Context], PartResult]) -> Callable[[Context], PartResult]:
+    def decorator(fn: Callable[[Context], PartOutput]) -> Callable[[Context], PartOutput]:
         if name in PARTS:
             raise ValueError(f"report part {name!r} is already registered")
-        PARTS[name] = Part(name, title, fn, needs, order)
+        PARTS[name] = Part(name, title, claim, fn, judge, rule, needs, order)
         ordered = sorted(PARTS.values(), key=lambda p: p.order)
         PARTS.clear()
         PARTS.update((p.name, p) for p in ordered)

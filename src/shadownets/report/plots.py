@@ -37,9 +37,10 @@ def plot_shadow_rows(rows: list[tuple[str, torch.Tensor]], path: str | Path,
     return save_figure(path, fig)
 
 
-def plot_audit_ratios(df: pd.DataFrame, path: str | Path) -> Path:
+def plot_audit_ratios(df: pd.DataFrame, path: str | Path, *, factor: float = 1.5) -> Path:
     """Trained/null error ratio per layer (one panel per net), trained vs random-init, with
-    the prediction intervals and the random-like band [1/1.5, 1.5]."""
+    the 95% prediction intervals and the random-like band [1/factor, factor] (a layer is
+    random-like only when its interval lies inside it, after Holm)."""
     from matplotlib.figure import Figure
 
     nets = list(dict.fromkeys(df["net"]))
@@ -56,7 +57,7 @@ def plot_audit_ratios(df: pd.DataFrame, path: str | Path) -> Path:
             ax.errorbar(xs, sub["ratio_one_gaussian"], yerr=[lo, hi], fmt="o", capsize=3,
                         label=state)
             ax.set_xticks(list(x), list(sub["layer"]), fontsize=7)
-        ax.axhspan(1 / 1.5, 1.5, color="green", alpha=0.1)
+        ax.axhspan(1 / factor, factor, color="green", alpha=0.1)
         ax.axhline(1.0, color="k", lw=0.8)
         ax.set_yscale("log")
         ax.set_title(net, fontsize=9)

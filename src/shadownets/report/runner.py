@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import platform
 import shlex
 import time
@@ -11,11 +12,12 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from shadownets.io import save_json
-from shadownets.report.base import PARTS, Context, PartResult, load_result
-from shadownets.report.render import write_report
+from shadownets.io import save_json, to_jsonable
+from shadownets.report.base import PARTS, Context, PartResult, load_result, rule_dict
+from shadownets.report.render import report_texts, write_report
 
-__all__ = ["ReportResult", "reproduce", "environment", "code_version"]
+__all__ = ["ReportResult", "reproduce", "environment", "code_version", "render_texts",
+           "rejudged"]
 
 _PACKAGES = ("shadownets", "torch", "numpy", "scipy", "pandas", "scikit-learn", "matplotlib",
              "typer")
@@ -79,6 +81,15 @@ def _selected(parts: Sequence[str] | None) -> list[str]:
     return [name for name in PARTS if name in wanted]
 
 
+def _command(out: str | Path, scale: str, seed: int, parts: Sequence[str] | None,
+             force: bool) -> str:
+    words = ["shadownets", "reproduce", "--scale", scale, "--seed", str(seed), "--out",
+             shlex.quote(str(out))]
+    for p in parts or ():
+        words += ["--part", p]
+    return " ".join(words + (["--force"] if force else []))
+
+
 def reproduce(
     out: str | Path,
     *,
@@ -87,13 +98,17 @@ def reproduce(
     parts: Sequence[str] | None = None,
     force: bool = False,
     on_part: Callable[[str, str], None] | None = None,
+    command: str | None = None,
 ) -> ReportResult:
     """Run every part (or ``parts`` and what they need) and write ``out/report.md`` and
     ``out/report.html``.
 
     A part whose ``out/NAME/result.json`` exists with the same scale, seed and code version
     (:func:`code_version`) is reused, unless ``force`` or a part it reads is re-run. ``on_part(name,
-    status)`` is called with status ``"run"``, ``"done"`` or ``"skip"``.
+    status)`` is called with status ``"run"``, ``"done"`` or ``"skip"``. ``command`` is the
+    command line recorded in the report (default: the equivalent ``shadownets reproduce`` call).
+    The report shows every current part in ``out``; ``meta.json`` lists the parts run now, the
+    parts reused and the parts missing (a report with missing parts says so at its top).
     """
     ctx = Context(Path(out), scale=scale, seed=seed)
     names = _selected(parts)
@@ -114,11 +129,15 @@ def reproduce(
         if on_part:
             on_part(name, "run")
         start = time.perf_counter()
-        result = part.run(ctx)
-        result.name, result.title = name, part.title
-        result.command, result.scale, result.seed = ctx.command(name), scale, seed
-        result.seconds, result.version = time.perf_counter() - start, version
-        result.finished = time.time()
+        output = part.run(ctx)
+        seconds = time.perf_counter() - start
+        judgement = part.judge(ctx.part_dir(name), part.rule)
+        result = PartResult(
+            name=name, title=part.title, claim=part.claim, verdict=judgement.verdict,
+            evidence=judgement.evidence, numbers=judgement.numbers, flip=judgement.flip,
+            rule=rule_dict(part.rule), rule_text=part.rule.text(), tables=list(output.tables),
+            figures=list(output.figures), notes=list(output.notes), command=ctx.command(name),
+            scale=scale, seed=seed, seconds=seconds, version=version, finished=time.time())
         result.save(ctx.part_dir(name))
         results.append(result)
         if on_part:
@@ -126,15 +145,61 @@ def reproduce(
     # the report shows every finished part in the folder, not only this run's, while current
     shown = [r for r in (load_result(Path(out) / n) for n in PARTS)
              if _current(r, scale, seed, version, Path(out))]
+    shown_names = [r.name for r in shown]
     meta = {"scale": scale, "seed": seed, "environment": environment(), "code": version,
             "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "command": f"shadownets reproduce --scale {scale} --seed {seed} "
-                       f"--out {shlex.quote(str(out))}",
+            "command": command if command is not None else _command(out, scale, seed, parts,
+                                                                    force),
             "parts_run": [r.name for r in results if r.name not in skipped],
-            "parts_reused": skipped}
+            "parts_reused": [n for n in shown_names if n not in
+                             {r.name for r in results if r.name not in skipped}],
+            "parts_missing": [n for n in PARTS if n not in shown_names]}
     save_json(Path(out) / "meta.json", meta)
     md, html = write_report(Path(out), shown, meta)
     save_json(Path(out) / "verdicts.json",
               [{k: v for k, v in asdict(r).items() if k in ("name", "verdict", "evidence",
-                                                            "numbers")} for r in shown])
+                                                            "numbers", "flip", "rule")}
+               for r in shown])
     return ReportResult(md, html, results, skipped)
+
+
+def rejudged(out: str | Path) -> dict[Path, str]:
+    """Each part's ``result.json`` in a finished report folder with its verdict, evidence,
+    numbers, flip and rule re-derived by the part's current judge and rule from the part's
+    files: ``{path: json text}`` (the committed report is checked against these, so a verdict
+    always says what the current rule says on the committed data)."""
+    import dataclasses
+
+    out = Path(out)
+    texts, summary = {}, []
+    for name, part in PARTS.items():
+        r = load_result(out / name)
+        if r is None:
+            continue
+        j = part.judge(out / name, part.rule)
+        r = dataclasses.replace(r, verdict=j.verdict, evidence=j.evidence, numbers=j.numbers,
+                                flip=j.flip, rule=rule_dict(part.rule),
+                                rule_text=part.rule.text(), title=part.title, claim=part.claim)
+        texts[out / name / "result.json"] = json.dumps(to_jsonable(asdict(r)), indent=2,
+                                                       allow_nan=False) + "\n"
+        summary.append({k: v for k, v in asdict(r).items()
+                        if k in ("name", "verdict", "evidence", "numbers", "flip", "rule")})
+    if summary:
+        texts[out / "verdicts.json"] = json.dumps(to_jsonable(summary), indent=2,
+                                                  allow_nan=False) + "\n"
+    return texts
+
+
+def render_texts(out: str | Path) -> tuple[str, str]:
+    """Re-render a finished report folder from its files alone: ``meta.json`` and each part's
+    ``result.json`` (in report order), as :func:`reproduce` wrote them. Returns the markdown
+    and HTML texts (the committed quick report is checked against these byte for byte)."""
+    out = Path(out)
+    try:
+        meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{out}: no readable meta.json ({exc})") from None
+    shown = [r for r in (load_result(out / n) for n in PARTS) if r is not None]
+    names = {r.name for r in shown}
+    meta = {**meta, "parts_missing": [n for n in PARTS if n not in names]}
+    return report_texts(out, shown, meta)

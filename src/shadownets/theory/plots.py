@@ -78,20 +78,50 @@ def plot_depth(df: pd.DataFrame, path: str | Path) -> Path:
 
 
 def plot_baselines(df: pd.DataFrame, path: str | Path) -> Path:
-    """Error against time per sample, one point per (method, setting); both axes log."""
+    """The error–time plane: error against time per sample, one point per (setting, method,
+    budget), both axes log.
+
+    ``df`` has the columns of :data:`~shadownets.theory.baselines.BASELINE_COLUMNS` (plus,
+    optionally, ``n``, ``m``, ``k`` naming the setting). Colour: method; marker: budget (full
+    ●, matched ■, minimal ▲; feed-forward ★). A matched-time run that could not do one
+    iteration within the budget (``iterations == 0``, ĥ = 0, error 1, no time) is drawn as a
+    cross at the feed-forward time of its setting.
+    """
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(5.6, 4.2))
+    fig = Figure(figsize=(6.4, 4.8))
     ax = fig.subplots()
     floor = 1e-16  # exact solvers reach round-off: draw them at the floor
-    for method, part in df.groupby("method", sort=False):
-        ax.scatter(part["seconds_per_sample"], part["rel_error_sq"].clip(lower=floor),
-                   label=str(method), s=30)
+    keys = [c for c in ("n", "m", "k") if c in df]
+    ff = df[df["method"] == "feedforward"]
+    ff_time = (ff.set_index(keys)["seconds_per_sample"] if keys
+               else pd.Series([float(ff["seconds_per_sample"].iloc[0])] * len(df), df.index))
+    markers = {"full": "o", "matched": "s", "minimal": "^"}
+    colors = dict(zip(dict.fromkeys(df["method"]),
+                      ("tab:green", "tab:blue", "tab:orange", "tab:red", "tab:purple"),
+                      strict=False))
+    budgets = df["budget"] if "budget" in df else pd.Series("full", index=df.index)
+    for (method, budget), part in df.groupby([df["method"], budgets], sort=False):
+        color = colors.get(method, "black")
+        label = f"{method}" + ("" if method == "feedforward" else f" ({budget})")
+        marker = "*" if method == "feedforward" else markers.get(str(budget), "o")
+        none = part["iterations"] == 0 if "iterations" in part else part["method"].isna()
+        ran = part[~none]
+        if len(ran):
+            ax.scatter(ran["seconds_per_sample"], ran["rel_error_sq"].clip(lower=floor),
+                       label=label, s=90 if marker == "*" else 30, marker=marker, color=color)
+        if none.any():
+            idle = part[none]
+            x = (ff_time.reindex(pd.MultiIndex.from_frame(idle[keys]) if len(keys) > 1
+                                 else idle[keys[0]]).to_numpy() if keys
+                 else ff_time.loc[idle.index].to_numpy())
+            ax.scatter(x, idle["rel_error_sq"].clip(lower=floor), marker="x", s=40,
+                       color=color, label=f"{method} (matched: no iteration within budget)")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("seconds per sample")
+    ax.set_xlabel("seconds per sample (feed-forward float32 batched; solvers float64)")
     ax.set_ylabel(f"‖ĥ − h‖² / ‖h‖²  (clipped at {floor:g})")
-    ax.set_title("Feed-forward vs solvers, same instances")
+    ax.set_title("Error–time plane: feed-forward vs solvers, same instances")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     return save_figure(path, fig)

@@ -1,4 +1,5 @@
-"""Training with shadow data: model zoo, ShadowAugmenter, trainer, comparison with verdicts.
+"""Training with shadow data: model zoo, ShadowAugmenter, trainer, comparison with verdicts
+(win / loss / tie / undetermined, Holm-adjusted, with power).
 
 Importing this package registers the model-spec prefix ``zoo:`` with
 :func:`shadownets.specs.register_spec_prefix` (when that module is available), so that
@@ -20,6 +21,7 @@ from shadownets.train.compare import (
     CompareConfig,
     CompareResult,
     compare,
+    family_verdicts,
     paired_interval,
     summarise,
 )
@@ -48,6 +50,7 @@ __all__ = [
     "compare",
     "create_model",
     "evaluate",
+    "family_verdicts",
     "fit",
     "hidden_layer_names",
     "list_models",

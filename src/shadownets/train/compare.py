@@ -1,4 +1,4 @@
-"""Comparison: data sets × label budgets × methods × seeds → a verdict with intervals.
+"""Comparison: data sets × label budgets × methods × seeds → verdicts a skeptic accepts.
 
 Protocol (fixed before any number is seen):
 
@@ -8,18 +8,45 @@ Protocol (fixed before any number is seen):
    candidate.
 2. The best other method of a (data set, budget) is the non-reference method whose selected
    candidate has the lowest mean validation error.
-3. The paired difference ``reference − other`` of test errors over seeds (same seed = same
-   label subset, same initial weights, same batch order) gets a two-sided t interval at level
-   ``confidence``. Verdict: ``win`` if the interval lies entirely below 0, ``loss`` if entirely
-   above, ``tie`` otherwise (including fewer than two seeds).
+3. Per comparison, the paired differences ``reference − other`` of test errors over seeds
+   (same seed = same label subset, same initial weights, same batch order) give a mean, a
+   one-sample t standard error and an (unadjusted, descriptive) two-sided t interval at level
+   ``confidence``, and two p-values (:mod:`shadownets.stats`): ``p_diff`` (two-sided t test
+   of a zero difference) and ``p_equiv`` (TOST of equivalence within ``±margin``, the smallest
+   difference that matters, declared in :class:`CompareConfig`).
+4. Two families of comparisons, each adjusted by Holm's method over all its data sets ×
+   budgets (× other methods): ``best_other`` — the reference against the best other method,
+   one row per (data set, budget); ``each_other`` — the reference against every other method
+   (the best one included, so its row appears in both families). ``p_diff`` and ``p_equiv``
+   are adjusted separately, per type of conclusion (the chance of any false tie in the family
+   is ≤ α, and so is the chance of any false win or loss).
+5. Verdict of a comparison: ``tie`` when equivalence within ±margin is shown (Holm-adjusted
+   ``p_equiv_adj < alpha``); else ``win`` / ``loss`` when a difference from 0 is shown
+   (``p_diff_adj < alpha``) and it is negative / positive; else ``undetermined`` (the run had
+   too little evidence either way — fewer than two seeds included).
+6. Power, at the conservative Holm level ``alpha / m`` (``m`` = the family's size, the level
+   of Holm's first step, so these are lower bounds): ``power_diff`` — of the two-sided t test
+   to detect a true difference of ``margin``; ``power_equiv`` — of TOST to show equivalence
+   if the true difference were 0 (exact, integrated over the sample variance); both with the
+   observed standard deviation of the paired differences and the run's number of pairs.
+   ``seeds_needed`` / ``seeds_needed_equiv``: the smallest number of seeds giving ``power``
+   (default 80%) for each, at the same level and standard deviation.
 
 Tables (tidy, column order as listed in :data:`RUN_COLUMNS`, :data:`CELL_COLUMNS`,
-:data:`DIFF_COLUMNS`) are written to ``runs.csv``, ``cells.csv``, ``diffs.csv``; the verdicts to
-``summary.json``; markdown tables to ``tables.md``; the figure to ``error_vs_labels.png``.
+:data:`DIFF_COLUMNS`) are written to ``runs.csv``, ``cells.csv``, ``diffs.csv``; the verdicts
+(with margin, alpha, correction) to ``summary.json``; markdown tables to ``tables.md``; the
+figure to ``error_vs_labels.png``.
+
+``diffs.csv`` columns: dataset, budget, n_labels; ``family`` (best_other | each_other);
+reference, other, best_other (whether ``other`` is the best other method); n_pairs;
+diff_mean, se, df (of the paired differences; error-rate units, 0.01 = 1 point); ci_low,
+ci_high; p_diff, p_diff_adj, p_equiv, p_equiv_adj; family_size (m); power_diff, power_equiv,
+seeds_needed, seeds_needed_equiv (empty when not computable); verdict.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -32,6 +59,16 @@ import numpy as np
 import pandas as pd
 
 from shadownets.io import atomic_write_text, save_dataframe_csv, save_figure, save_json
+from shadownets.stats import (
+    Estimate,
+    holm,
+    interval,
+    n_for_power,
+    power_difference,
+    power_equivalence,
+    region_tests,
+    t_estimate,
+)
 from shadownets.train.config import METHODS, TrainConfig
 
 __all__ = [
@@ -41,6 +78,10 @@ __all__ = [
     "compare",
     "summarise",
     "paired_interval",
+    "family_verdicts",
+    "FAMILIES",
+    "CORRECTIONS",
+    "COMPARISON_VERDICTS",
     "RUN_COLUMNS",
     "CELL_COLUMNS",
     "DIFF_COLUMNS",
@@ -64,8 +105,17 @@ RUN_COLUMNS = ["dataset", "budget", "n_labels", "method", "candidate", "params",
                "val_error", "test_error", "val_loss", "test_loss", "train_loss"]
 CELL_COLUMNS = ["dataset", "budget", "n_labels", "method", "candidate", "params", "n_seeds",
                 "val_error_mean", "test_error_mean", "test_error_std"]
-DIFF_COLUMNS = ["dataset", "budget", "n_labels", "reference", "other", "best_other", "n_pairs",
-                "diff_mean", "ci_low", "ci_high", "verdict"]
+DIFF_COLUMNS = ["dataset", "budget", "n_labels", "family", "reference", "other", "best_other",
+                "n_pairs", "diff_mean", "se", "df", "ci_low", "ci_high", "p_diff", "p_diff_adj",
+                "p_equiv", "p_equiv_adj", "family_size", "power_diff", "power_equiv",
+                "seeds_needed", "seeds_needed_equiv", "verdict"]
+
+#: The two families of comparisons (Holm is applied within each).
+FAMILIES = ("best_other", "each_other")
+#: Multiple-comparison corrections: Holm's step-down, or none (each test at level alpha).
+CORRECTIONS = ("holm", "none")
+#: Outcomes of one comparison.
+COMPARISON_VERDICTS = ("win", "loss", "tie", "undetermined")
 
 
 def _budget_label(budget: int | None) -> str:
@@ -83,7 +133,11 @@ class CompareConfig:
     base: TrainConfig = field(default_factory=TrainConfig)
     grids: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: dict(DEFAULT_GRIDS))
     reference: str = "shadow"  # the method whose paired differences are reported
-    confidence: float = 0.95
+    confidence: float = 0.95  # level of the (descriptive, unadjusted) intervals
+    margin: float = 0.01  # smallest test-error difference that matters (0.01 = 1 point)
+    alpha: float = 0.05  # family-wise error rate of each family (best other; each other)
+    correction: str = "holm"  # "holm" or "none"
+    power: float = 0.8  # target power for seeds_needed
 
     def __post_init__(self) -> None:
         for name in ("datasets", "budgets", "methods", "seeds"):
@@ -107,8 +161,17 @@ class CompareConfig:
         if not isinstance(self.grids, dict):
             raise ValueError(f"grids must be a dict of method -> list of dicts; got "
                              f"{self.grids!r}")
-        if not 0.0 < self.confidence < 1.0:
-            raise ValueError(f"confidence must be in (0, 1); got {self.confidence!r}")
+        for name in ("confidence", "alpha", "power"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0.0 < value < 1.0):
+                raise ValueError(f"{name} must be in (0, 1); got {value!r}")
+        if not (isinstance(self.margin, (int, float)) and math.isfinite(self.margin)
+                and self.margin > 0):
+            raise ValueError(f"margin must be a positive float (test-error units, 0.01 = 1 "
+                             f"point); got {self.margin!r}")
+        if self.correction not in CORRECTIONS:
+            raise ValueError(f"correction must be one of {', '.join(CORRECTIONS)}; got "
+                             f"{self.correction!r}")
         for method in self.methods:
             for params in self.candidates(method):  # validates every candidate config
                 self.base.replace(**params, method=method)
@@ -162,15 +225,99 @@ def paired_interval(diff: Sequence[float], confidence: float = 0.95) -> tuple[fl
     return mean, mean - half, mean + half
 
 
-def _verdict(low: float, high: float) -> str:
-    if math.isnan(low) or math.isnan(high):
-        return "tie"
-    return "win" if high < 0 else "loss" if low > 0 else "tie"
+@functools.cache
+def _nan_if_none(value: int | None) -> float:
+    return math.nan if value is None else float(value)
 
 
-def summarise(runs: pd.DataFrame, reference: str = "shadow",
-              confidence: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Select candidates on validation, then build cells, paired differences and verdicts.
+def family_verdicts(estimates: Sequence[Estimate], *, margin: float = 0.01,
+                    alpha: float = 0.05, correction: str = "holm", confidence: float = 0.95,
+                    power: float = 0.8) -> pd.DataFrame:
+    """Tests, Holm adjustment, verdicts and power of one family of paired comparisons.
+
+    Parameters
+    ----------
+    estimates : sequence of Estimate, length m
+        Mean paired differences ``reference − other`` (test error) with their t standard
+        errors (:func:`shadownets.stats.t_estimate` of the per-seed differences).
+    margin : float
+        Smallest difference that matters; "tie" means shown inside ``±margin``.
+    alpha : float
+        Family-wise error rate (per kind of decision: ties; wins/losses).
+    correction : {"holm", "none"}
+    confidence : float
+        Level of the descriptive (unadjusted) intervals.
+    power : float
+        Target power of ``seeds_needed`` / ``seeds_needed_equiv``.
+
+    Returns
+    -------
+    DataFrame of shape (m, 15)
+        Columns diff_mean, se, df, ci_low, ci_high, p_diff, p_diff_adj, p_equiv, p_equiv_adj,
+        family_size, power_diff, power_equiv, seeds_needed, seeds_needed_equiv, verdict.
+        ``family_size`` counts the comparisons with finite p-values (those Holm adjusts over);
+        power is computed at level ``alpha / family_size`` with Holm (``alpha`` without).
+    """
+    if correction not in CORRECTIONS:
+        raise ValueError(f"correction must be one of {', '.join(CORRECTIONS)}; got "
+                         f"{correction!r}")
+    rows = []
+    for est in estimates:
+        diff = region_tests(est, 0.0, 0.0)
+        equiv = region_tests(est, -margin, margin)
+        p_diff = min(1.0, 2.0 * min(diff["p_above"], diff["p_below"]))
+        low, high = interval(est, confidence)
+        rows.append({"diff_mean": est.mean, "se": est.se, "df": est.df, "ci_low": low,
+                     "ci_high": high, "p_diff": p_diff, "p_equiv": equiv["p_inside"]})
+    out = pd.DataFrame(rows, columns=["diff_mean", "se", "df", "ci_low", "ci_high", "p_diff",
+                                      "p_equiv"])
+    # Holm per type of conclusion: ties (p_equiv) and wins/losses (p_diff, two-sided), each
+    # type's family-wise false-call rate <= alpha
+    m = int(np.isfinite(out["p_diff"].to_numpy(dtype=float)).sum()) if len(out) else 0
+    if correction == "holm":
+        out["p_diff_adj"] = holm(out["p_diff"].to_numpy(dtype=float))
+        out["p_equiv_adj"] = holm(out["p_equiv"].to_numpy(dtype=float))
+    else:
+        out["p_diff_adj"] = out["p_diff"].astype(float)
+        out["p_equiv_adj"] = out["p_equiv"].astype(float)
+    level = alpha / max(m, 1) if correction == "holm" else alpha
+    out["family_size"] = m
+    pw_d, pw_e, need_d, need_e, verdicts = [], [], [], [], []
+    for est, (_, row) in zip(estimates, out.iterrows(), strict=True):
+        sd = est.sd
+        pw_d.append(power_difference(margin, sd, est.n, level))
+        pw_e.append(power_equivalence(margin, sd, est.n, level))
+        if np.isfinite(sd) and sd > 0:
+            need_d.append(_nan_if_none(n_for_power(
+                lambda n, sd=sd: power_difference(margin, sd, n, level), power)))
+            need_e.append(_nan_if_none(n_for_power(
+                lambda n, sd=sd: power_equivalence(margin, sd, n, level), power)))
+        else:
+            need_d.append(math.nan)
+            need_e.append(math.nan)
+        if np.isfinite(row.p_equiv_adj) and row.p_equiv_adj < alpha:
+            verdicts.append("tie")
+        elif np.isfinite(row.p_diff_adj) and row.p_diff_adj < alpha:
+            verdicts.append("win" if row.diff_mean < 0 else "loss")
+        else:
+            verdicts.append("undetermined")
+    out["power_diff"], out["power_equiv"] = pw_d, pw_e
+    out["seeds_needed"], out["seeds_needed_equiv"] = need_d, need_e
+    out["verdict"] = verdicts
+    return out[["diff_mean", "se", "df", "ci_low", "ci_high", "p_diff", "p_diff_adj", "p_equiv",
+                "p_equiv_adj", "family_size", "power_diff", "power_equiv", "seeds_needed",
+                "seeds_needed_equiv", "verdict"]]
+
+
+def _budget_key(budget: Any) -> tuple[bool, int]:
+    text = str(budget)
+    return (text == "all", int(text) if text.isdigit() else 0)
+
+
+def summarise(runs: pd.DataFrame, reference: str = "shadow", confidence: float = 0.95, *,
+              margin: float = 0.01, alpha: float = 0.05, correction: str = "holm",
+              power: float = 0.8) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Select candidates on validation, then build cells, paired comparisons and verdicts.
 
     Parameters
     ----------
@@ -178,13 +325,19 @@ def summarise(runs: pd.DataFrame, reference: str = "shadow",
     reference : str
         Method compared with the others.
     confidence : float
+        Level of the descriptive intervals.
+    margin, alpha, correction, power
+        As in :class:`CompareConfig` (see :func:`family_verdicts`).
 
     Returns
     -------
     cells : DataFrame with :data:`CELL_COLUMNS` (selected candidates only)
     diffs : DataFrame with :data:`DIFF_COLUMNS`
+        The ``best_other`` family (one row per data set and budget), then the ``each_other``
+        family (one row per data set, budget and other method).
     summary : dict
-        ``{"reference", "confidence", "verdicts": [{dataset, budget, ...}], "selected": ...}``
+        ``{"reference", "confidence", "margin", "alpha", "correction", "power", "families",
+        "verdicts": [best_other rows], "selected": ...}``
     """
     keys = ["dataset", "budget", "n_labels", "method", "candidate", "params"]
     agg = (runs.groupby(keys, sort=False)
@@ -194,7 +347,8 @@ def summarise(runs: pd.DataFrame, reference: str = "shadow",
     best = agg.loc[agg.groupby(["dataset", "budget", "method"], sort=False)["val_error_mean"]
                    .idxmin()]
     cells = best[CELL_COLUMNS].reset_index(drop=True)
-    diff_rows, verdicts = [], []
+    base_rows: list[dict[str, Any]] = []
+    estimates: list[Estimate] = []
     for (dataset, budget), cell in cells.groupby(["dataset", "budget"], sort=False):
         ref = cell[cell.method == reference]
         others = cell[cell.method != reference]
@@ -205,20 +359,45 @@ def summarise(runs: pd.DataFrame, reference: str = "shadow",
         for _, other in others.iterrows():
             paired = ref_runs.merge(_selected_runs(runs, other), left_index=True,
                                     right_index=True, suffixes=("_ref", ""))
-            mean, low, high = paired_interval(paired.test_error_ref - paired.test_error,
-                                              confidence)
-            row = {"dataset": dataset, "budget": budget, "n_labels": int(ref.iloc[0].n_labels),
-                   "reference": reference, "other": other.method,
-                   "best_other": other.method == best_other, "n_pairs": len(paired),
-                   "diff_mean": mean, "ci_low": low, "ci_high": high,
-                   "verdict": _verdict(low, high)}
-            diff_rows.append(row)
-            if row["best_other"]:
-                verdicts.append(row)
-    diffs = pd.DataFrame(diff_rows, columns=DIFF_COLUMNS)
-    summary = {"reference": reference, "confidence": confidence,
+            est = t_estimate(paired.test_error_ref - paired.test_error)
+            estimates.append(est)
+            base_rows.append({"dataset": dataset, "budget": budget,
+                              "n_labels": int(ref.iloc[0].n_labels), "reference": reference,
+                              "other": other.method, "best_other": other.method == best_other,
+                              "n_pairs": est.n})  # finite differences only (NaN runs dropped)
+    opts = {"margin": margin, "alpha": alpha, "correction": correction,
+            "confidence": confidence, "power": power}
+    parts = []
+    for family in FAMILIES:
+        idx = [i for i, r in enumerate(base_rows) if family == "each_other" or r["best_other"]]
+        if not idx:
+            continue
+        left = pd.DataFrame([base_rows[i] for i in idx]).assign(family=family)
+        right = family_verdicts([estimates[i] for i in idx], **opts)
+        parts.append(pd.concat([left.reset_index(drop=True), right], axis=1))
+    diffs = (pd.concat(parts, ignore_index=True)[DIFF_COLUMNS] if parts
+             else pd.DataFrame(columns=DIFF_COLUMNS))
+    if len(diffs):
+        datasets = list(dict.fromkeys(diffs.dataset))
+        order = diffs.assign(_f=diffs.family.map(FAMILIES.index),
+                             _d=diffs.dataset.map(datasets.index),
+                             _b=diffs.budget.map(_budget_key))
+        diffs = (order.sort_values(["_f", "_d", "_b"], kind="stable")
+                 .drop(columns=["_f", "_d", "_b"]).reset_index(drop=True))
+    level = "alpha / family_size" if correction == "holm" else "alpha"
+    adjusted = "Holm-adjusted within each family" if correction == "holm" else "unadjusted"
+    summary = {"reference": reference, "confidence": confidence, "margin": margin,
+               "alpha": alpha, "correction": correction, "power": power,
+               "decision": (f"tie if shown within ±margin (TOST), else win/loss if a difference "
+                            f"from 0 is shown (two-sided t test), else undetermined; p-values "
+                            f"{adjusted}, at level alpha; power at level {level} for a true "
+                            f"difference of margin (difference) and of 0 (equivalence)"),
+               "families": {"best_other": "reference − best other method (by validation), "
+                                          "one per data set × budget",
+                            "each_other": "reference − every other method, one per data set "
+                                          "× budget × other method"},
                "selection": "lowest mean validation error; best other method by validation",
-               "verdicts": verdicts,
+               "verdicts": diffs[diffs.family == "best_other"].to_dict("records"),
                "selected": cells[["dataset", "budget", "method", "params"]].to_dict("records")}
     return cells, diffs, summary
 
@@ -313,7 +492,9 @@ def compare(config: CompareConfig, *, out_dir: str | os.PathLike | None = None,
                             on_run(row)
     runs = pd.DataFrame(rows, columns=RUN_COLUMNS)
     runs["budget"] = runs["budget"].astype(str)
-    cells, diffs, summary = summarise(runs, config.reference, config.confidence)
+    cells, diffs, summary = summarise(runs, config.reference, config.confidence,
+                                      margin=config.margin, alpha=config.alpha,
+                                      correction=config.correction, power=config.power)
     summary["config"] = {"datasets": config.datasets, "budgets": config.budgets,
                          "methods": config.methods, "seeds": config.seeds,
                          "base": config.base.to_dict(), "grids": config.grids}

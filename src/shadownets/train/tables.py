@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["markdown_tables", "candidates_table"]
@@ -61,9 +62,37 @@ def candidates_table(runs: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def _fmt(value: float, spec: str) -> str:
+    return "—" if value is None or not np.isfinite(value) else format(value, spec)
+
+
+def _family_title(fsub: pd.DataFrame) -> str:
+    d = fsub.iloc[0]
+    what = "best other method" if d.family == "best_other" else "each other method"
+    return (f"paired test-error difference {d.reference} − {what} (p-values adjusted over the "
+            f"family's {int(d.family_size)} comparisons; tie = shown within the margin)")
+
+
+def _diff_table(fsub: pd.DataFrame, digits: int) -> str:
+    rows = []
+    for budget in _budget_order(fsub.budget):
+        for _, d in fsub[fsub.budget == budget].iterrows():
+            mark = " (best other)" if bool(d.best_other) and d.family != "best_other" else ""
+            rows.append([budget, f"{d.other}{mark}", str(int(d.n_pairs)),
+                         _fmt(d.diff_mean, f"+.{digits}f"),
+                         f"[{_fmt(d.ci_low, f'+.{digits}f')}, {_fmt(d.ci_high, f'+.{digits}f')}]",
+                         _fmt(d.p_diff_adj, ".3f"), _fmt(d.p_equiv_adj, ".3f"),
+                         _fmt(d.power_diff, ".2f"), _fmt(d.seeds_needed, ".0f"),
+                         f"**{d.verdict}**"])
+    return _table(["budget", "other method", "pairs", "mean diff", "95% CI", "p diff (adj.)",
+                   "p equiv. (adj.)", "power at ±margin", "seeds for 80%", "verdict"], rows)
+
+
 def markdown_tables(cells: pd.DataFrame, diffs: pd.DataFrame, digits: int = 3) -> str:
     """Per data set: test error (mean ± std over seeds) of each method's selected candidate,
-    the selected hyper-parameters, and the paired differences reference − other.
+    the selected hyper-parameters, and the paired comparisons reference − other (one table
+    per family: best other method, each other method) with Holm-adjusted p-values, power and
+    verdicts.
 
     Parameters
     ----------
@@ -104,19 +133,9 @@ def markdown_tables(cells: pd.DataFrame, diffs: pd.DataFrame, digits: int = 3) -
         out.append(_table(["budget", "method", "hyper-parameters", "seeds", "val error"],
                           chosen))
         dsub = diffs[diffs.dataset == dataset]
-        if not dsub.empty:
-            ref = dsub.reference.iloc[0]
-            out.append(f"\n\n### {dataset}: paired test-error difference {ref} − other "
-                       f"(95% t interval over seeds)\n")
-            drows = []
-            for budget in _budget_order(dsub.budget):
-                for _, d in dsub[dsub.budget == budget].iterrows():
-                    mark = " (best other)" if bool(d.best_other) else ""
-                    drows.append([budget, f"{d.other}{mark}", str(int(d.n_pairs)),
-                                  f"{d.diff_mean:+.{digits}f}",
-                                  f"[{d.ci_low:+.{digits}f}, {d.ci_high:+.{digits}f}]",
-                                  f"**{d.verdict}**" if d.best_other else d.verdict])
-            out.append(_table(["budget", "other method", "pairs", "mean diff", "95% CI",
-                               "verdict"], drows))
+        for family in dict.fromkeys(dsub.family):
+            fsub = dsub[dsub.family == family]
+            out.append(f"\n\n### {dataset}: {_family_title(fsub)}\n")
+            out.append(_diff_table(fsub, digits))
         out.append("\n")
     return "\n".join(out).rstrip() + "\n"
