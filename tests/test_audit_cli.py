@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import save_file
 from typer.testing import CliRunner
 
+from _cli import one_error_line, snapshot
 from shadownets.cli import app
 
 MLP = ["--model", "zoo:mlp", "--model-kwargs",
@@ -71,3 +72,49 @@ def test_torchvision_model_without_torchvision(tmp_path):
                                    f"folder:{tmp_path}", "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
     assert "needs torchvision, which is not installed" in res.output
+
+
+
+
+
+
+def test_audit_never_replaces_an_earlier_audit_silently(tmp_path):
+    out = tmp_path / "audit"
+    runner = CliRunner()
+    cmd = ["audit", *MLP, *SMALL, "--no-figures", "--out", str(out)]
+    assert runner.invoke(app, cmd).exit_code == 0
+    before = snapshot(out)
+    res = runner.invoke(app, cmd)
+    assert res.exit_code == 2
+    assert "holds a finished audit run; use --overwrite to replace it" in one_error_line(res)
+    assert snapshot(out) == before
+    res = runner.invoke(app, [*cmd, "--overwrite"])
+    assert res.exit_code == 0 and json.loads((out / "run.json").read_text())["status"] == \
+        "finished"
+
+
+def test_audit_that_fails_leaves_no_folder_and_a_users_folder_is_refused(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "new"
+    res = runner.invoke(app, ["audit", "--model", "zoo:nope", *SMALL, "--out", str(out)])
+    assert res.exit_code == 2 and not out.exists()
+    one_error_line(res)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "paper.md").write_text("draft")
+    res = runner.invoke(app, ["audit", *MLP, *SMALL, "--out", str(mine)])
+    assert res.exit_code == 2 and "holds no shadownets run" in one_error_line(res)
+    assert (mine / "paper.md").read_text() == "draft" and len(list(mine.iterdir())) == 1
+
+
+def test_a_failed_overwrite_puts_the_earlier_audit_back(tmp_path):
+    out = tmp_path / "audit"
+    runner = CliRunner()
+    assert runner.invoke(app, ["audit", *MLP, *SMALL, "--no-figures", "--out", str(out)]
+                         ).exit_code == 0
+    before = snapshot(out)
+    res = runner.invoke(app, ["audit", "--model", "zoo:nope", *SMALL, "--out", str(out),
+                              "--overwrite"])
+    assert res.exit_code == 2
+    one_error_line(res)
+    assert snapshot(out) == before and not list(tmp_path.glob(".audit.replaced-*"))

@@ -38,6 +38,7 @@ def test_recover_table_and_widths():
     (["--rho", "1.5"], "rho[0] must lie in (0, 1]"),
     (["--bias", "magic"], "--bias must be one of"),
     (["--weights", "sparse", "--degree", "500"], "degree must lie in [1, 100], got 500"),
+    (["--degree", "5"], "--degree applies to --weights sparse only, got --weights gaussian"),
     (["--depth", "2", "--widths", "5"], "either --depth or --widths"),
     (["--device", "gpu"], "--device must be cpu, cuda or cuda:N"),
 ])
@@ -72,6 +73,6 @@ def test_sweep_quick_writes_outputs(tmp_path, monkeypatch):
     assert summary["slope_lo"] <= summary["slope"] <= summary["slope_hi"]
     assert (tmp_path / "recovery.png").exists() and (tmp_path / "results.csv").exists()
     assert (tmp_path / "samples.csv").exists()
-    res = runner.invoke(app, ["sweep", "--quick", "--out", str(tmp_path)])
-    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["sweep", "--quick", "--out", str(tmp_path), "--resume"])
+    assert res.exit_code == 0, res.output  # the finished sweep's summary, nothing run again
     assert "slope_lo" in res.stdout and "95% t interval" in res.stdout

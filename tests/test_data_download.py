@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -82,14 +83,6 @@ def test_cache_hit_does_not_contact_server(server, tmp_path):
     assert server.hits["/ok.bin"] == 1
 
 
-def test_corrupt_cached_file_is_fetched_again(server, tmp_path):
-    dest = tmp_path / "ok.bin"
-    dest.write_bytes(b"corrupt")
-    download(server.url("/ok.bin"), dest, md5=MD5)
-    assert server.hits["/ok.bin"] == 1
-    assert dest.read_bytes() == PAYLOAD
-
-
 def test_checksum_mismatch_keeps_nothing(server, tmp_path):
     wrong = "0" * 64
     with pytest.raises(ChecksumError, match=r"sha256 .* expected 0{64}.*not kept"):
@@ -97,12 +90,75 @@ def test_checksum_mismatch_keeps_nothing(server, tmp_path):
     assert _leftovers(tmp_path) == []
 
 
-def test_checksum_mismatch_keeps_old_cache_file_out(server, tmp_path):
+def test_file_with_other_checksum_is_never_replaced(server, tmp_path):
     dest = tmp_path / "ok.bin"
-    dest.write_bytes(b"old")
+    dest.write_bytes(b"mine")
+    with pytest.raises(FileExistsError, match=r"ok.bin exists and does not match the published "
+                                              r"md5; it was left as it is .*move it away"):
+        download(server.url("/ok.bin"), dest, md5=MD5)
+    assert server.hits["/ok.bin"] == 0  # refused before the network
+    assert dest.read_bytes() == b"mine" and _leftovers(tmp_path) == ["ok.bin"]
+
+
+def test_file_appearing_during_download_is_not_replaced(server, tmp_path, monkeypatch):
+    """The download is moved into place only when the destination does not exist."""
+    dl = importlib.import_module("shadownets.data.download")  # the package shadows its name
+
+    dest, real = tmp_path / "ok.bin", dl._stream
+
+    def racing(url, tmp, timeout, expected, content=b"theirs"):
+        real(url, tmp, timeout, expected)
+        dest.write_bytes(content)  # another process finishes first
+
+    monkeypatch.setattr(dl, "_stream", racing)
+    with pytest.raises(FileExistsError, match="does not match"):
+        download(server.url("/ok.bin"), dest, md5=MD5)
+    assert dest.read_bytes() == b"theirs" and _leftovers(tmp_path) == ["ok.bin"]
+    dest.unlink()  # the published file appearing meanwhile is simply used
+    monkeypatch.setattr(dl, "_stream", lambda *a: racing(*a, content=PAYLOAD))
+    assert download(server.url("/ok.bin"), dest, md5=MD5) == dest
+    assert dest.read_bytes() == PAYLOAD and _leftovers(tmp_path) == ["ok.bin"]
+
+
+@pytest.mark.parametrize("after", [0, 1, 5])
+def test_interrupted_download_leaves_nothing(server, tmp_path, monkeypatch, after):
+    """Killed after ``after`` chunks were written: no partial file, no temporary file."""
+    dl = importlib.import_module("shadownets.data.download")  # the package shadows its name
+
+    monkeypatch.setattr(dl, "_CHUNK", 1000)
+    real_open, written = open, []
+
+    class Dying:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return self.fh.__exit__(*exc)
+
+        def write(self, chunk):
+            if len(written) >= after:
+                raise KeyboardInterrupt
+            written.append(len(chunk))
+            return self.fh.write(chunk)
+
+    def dying_open(path, mode="r", *args, **kwargs):
+        fh = real_open(path, mode, *args, **kwargs)
+        return Dying(fh) if "w" in mode and str(path).endswith(".tmp") else fh
+
+    monkeypatch.setattr(dl, "open", dying_open, raising=False)
+    with pytest.raises(KeyboardInterrupt):
+        download(server.url("/ok.bin"), tmp_path / "ok.bin", md5=MD5)
+    assert len(written) == after and _leftovers(tmp_path) == []
+
+
+def test_checksum_mismatch_keeps_other_files(server, tmp_path):
+    (tmp_path / "other.bin").write_bytes(b"old")
     with pytest.raises(ChecksumError):
-        download(server.url("/ok.bin"), dest, md5="f" * 32)
-    assert _leftovers(tmp_path) == ["ok.bin"]  # the old file is untouched, no partial file
+        download(server.url("/ok.bin"), tmp_path / "ok.bin", md5="f" * 32)
+    assert _leftovers(tmp_path) == ["other.bin"]  # untouched, no partial file
 
 
 def test_truncated_transfer_is_an_error(server, tmp_path):

@@ -55,19 +55,26 @@ def test_mnist_downloads_into_cache_and_verifies(tmp_path, monkeypatch):
 
 
 def test_mnist_missing_without_download(tmp_path):
-    with pytest.raises(FileNotFoundError, match="is missing; pass download=True to fetch it"):
+    with pytest.raises(FileNotFoundError, match=r"is missing train-images-idx3-ubyte.gz, "
+                                                r".*t10k-labels-idx1-ubyte.gz; pass "
+                                                r"download=True to fetch them from"):
         load_dataset("mnist", data_dir=tmp_path, download=False)
 
 
-def test_mnist_corrupt_cache_without_download(tmp_path, monkeypatch):
+def test_mnist_unreadable_own_files_are_kept(tmp_path, monkeypatch):
     _, paths = _write_mnist_like(tmp_path / "mirror", ".gz")
     _mirror(monkeypatch, "MNIST_RESOURCES", paths)
     (tmp_path / "data").mkdir()
     for p in paths:
         (tmp_path / "data" / p.name).write_bytes(b"corrupt")
-    with pytest.raises(FileNotFoundError, match="does not match its published md5"):
-        load_dataset("mnist", data_dir=tmp_path / "data", download=False)
-    assert len(load_dataset("mnist", data_dir=tmp_path / "data").y_test) == 20  # re-fetched
+    for download in (False, True):
+        with pytest.raises(ValueError, match=r"not an IDX file .*differs from the published "
+                                             r"file: move it away to download that one"):
+            load_dataset("mnist", data_dir=tmp_path / "data", download=download)
+    assert {p.read_bytes() for p in (tmp_path / "data").iterdir()} == {b"corrupt"}
+    for p in (tmp_path / "data").iterdir():  # moved away: the published files are fetched
+        p.unlink()
+    assert len(load_dataset("mnist", data_dir=tmp_path / "data").y_test) == 20
 
 
 def test_fashion_mnist_uses_data_dir_without_system_package(tmp_path, monkeypatch):

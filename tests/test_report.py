@@ -76,14 +76,14 @@ def test_html_is_self_contained(report):
 
 def test_rerun_reuses_finished_parts(report):
     out, _ = report
-    again = reproduce(out, scale="tiny", parts=["identities"])
+    again = reproduce(out, scale="tiny", resume=True, parts=["identities"])
     assert again.skipped == ["identities"]
-    forced = reproduce(out, scale="tiny", parts=["identities"], force=True)
+    forced = reproduce(out, scale="tiny", resume=True, parts=["identities"], force=True)
     assert forced.skipped == []
     # re-running a part re-runs those that read its files
-    forced = reproduce(out, scale="tiny", parts=["theorem"], force=True)
+    forced = reproduce(out, scale="tiny", resume=True, parts=["theorem"], force=True)
     assert [r.name for r in forced.parts] == ["theorem"]
-    again = reproduce(out, scale="tiny", parts=["bias"])
+    again = reproduce(out, scale="tiny", resume=True, parts=["bias"])
     assert again.skipped == ["theorem"]  # bias is re-run: its input changed
     meta = json.loads((out / "meta.json").read_text())
     assert meta["parts_run"] == ["bias"] and "theorem" in meta["parts_reused"]

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _cli import one_error_line, snapshot
 from _markdown import md_tables, same_value
 from shadownets.io import save_dataframe_csv
 from shadownets.report import PARTS, VERDICTS, Judgement, PartOutput, reproduce
@@ -103,17 +104,17 @@ def test_partial_report_says_so_and_meta_is_truthful(fake_parts, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         reproduce(tmp_path, scale="tiny")
     # the interrupted run left part a; a run of part a alone renders a partial report
-    res = reproduce(tmp_path, scale="tiny", parts=["a"])
+    res = reproduce(tmp_path, scale="tiny", parts=["a"], resume=True)
     md = res.markdown.read_text()
     assert "**Partial report:** 1 of 2 parts. Missing: b" in md
     meta = json.loads((tmp_path / "meta.json").read_text())
     assert meta["parts_reused"] == ["a"] and meta["parts_run"] == []
     assert meta["parts_missing"] == ["b"]
     assert meta["command"] == (f"shadownets reproduce --scale tiny --seed 0 --out {tmp_path} "
-                               "--part a")
+                               "--part a --resume")
 
 
-def test_report_rerenders_byte_for_byte_from_its_files(fake_parts, tmp_path):
+def test_report_rerenders_byte_for_byte_from_itssnapshot(fake_parts, tmp_path):
     _register("fake", _make_run([0.9, 0.7]), 1)
     res = reproduce(tmp_path, scale="tiny")
     md, page = render_texts(tmp_path)
@@ -174,3 +175,37 @@ def test_docs_rejudge_a_committed_report_and_catch_a_hand_edited_verdict(fake_pa
     assert changed == [path]  # the report itself was rendered from the right verdict
     assert json.loads(path.read_text())["verdict"] == "holds"
     assert update_docs(tmp_path, check=True, reports=["docs/report"]) == []
+
+
+
+
+
+
+def test_cli_refuses_a_finished_report_and_other_settings_before_any_work(fake_parts,
+                                                                          tmp_path):
+    from typer.testing import CliRunner
+
+    from shadownets.cli import app
+
+    _register("fake", _make_run([0.9]), 1)
+    out = tmp_path / "rep"
+    runner = CliRunner()
+    res = runner.invoke(app, ["reproduce", "--scale", "tiny", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    before = snapshot(out)
+    res = runner.invoke(app, ["reproduce", "--scale", "tiny", "--out", str(out)])
+    assert res.exit_code == 2
+    assert "holds a finished report run; use --resume" in one_error_line(res)
+    res = runner.invoke(app, ["reproduce", "--scale", "quick", "--out", str(out), "--resume"])
+    assert res.exit_code == 2 and "other settings (scale: 'tiny' → 'quick')" in \
+        one_error_line(res)
+    assert snapshot(out) == before
+    res = runner.invoke(app, ["reproduce", "--scale", "tiny", "--out", str(out), "--resume"])
+    assert res.exit_code == 0 and "[reused] fake" in res.stderr
+    res = runner.invoke(app, ["reproduce", "--scale", "tiny", "--out", str(out), "--overwrite"])
+    assert res.exit_code == 0 and "[running] fake" in res.stderr
+    mine = tmp_path / "notes.txt"
+    mine.write_text("mine")
+    res = runner.invoke(app, ["reproduce", "--scale", "tiny", "--out", str(mine)])
+    assert res.exit_code == 2 and "is a file, not a folder" in one_error_line(res)
+    assert mine.read_text() == "mine"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import pickle
 
 import pytest
 import torch
@@ -104,8 +105,8 @@ def test_gpu_saved_checkpoint_loads_on_cpu(factory_file, tmp_path):
 def test_arbitrary_pickles_are_refused(tmp_path):
     path = tmp_path / "evil.pt"
     torch.save({"state_dict": {"w": torch.zeros(1)}, "obj": object()}, path)
-    with pytest.raises(ValueError, match="weights: cannot read .*evil.pt as safetensors or a "
-                                         "weights-only torch checkpoint"):
+    with pytest.raises(ValueError, match=r"evil.pt holds a pickled object of type object; "
+                                         r"loading it would run code from the file"):
         load_state_dict(path)
     path2 = tmp_path / "list.pt"
     torch.save([torch.zeros(1)], path2)
@@ -162,3 +163,38 @@ def test_registered_prefix(monkeypatch):
         register_spec_prefix("zoo", lambda n, k: nn.Linear(1, 1))
     with pytest.raises(ValueError, match="prefix: expected an identifier"):
         register_spec_prefix("a.b", resolver)
+
+
+@pytest.mark.parametrize(("content", "match"), [
+    (pickle.dumps({"w": 1}, protocol=4), r"is not a torch checkpoint of tensors only "
+                                          r"\(Unsupported operand \d+\); it is not unpickled"),
+    (b"not a checkpoint", r"is not a torch checkpoint of tensors only|cannot read"),
+])
+def test_unreadable_checkpoints_never_advise_unpickling(tmp_path, content, match):
+    path = tmp_path / "w.pt"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=match) as info:
+        load_state_dict(path)
+    message = str(info.value)
+    assert "weights_only" not in message and "\n" not in message
+    assert "torch.save(model.state_dict(), path)" in message or "cannot read" in message
+
+
+def test_a_corrupted_shadownets_weights_file_is_refused(tmp_path):
+    """A flipped bit in a `shadownets train` model.safetensors given as --weights is caught by
+    the content hash stored in the file (issue 10)."""
+    from shadownets.data import load_dataset
+    from shadownets.specs import load_model
+    from shadownets.train import TrainConfig, fit
+
+    data = load_dataset("digits", limit_train=64)
+    fit(TrainConfig(model="mlp", epochs=1), splits=data, out_dir=tmp_path / "r", progress=False)
+    good = (tmp_path / "r" / "model.safetensors").resolve()
+    raw = bytearray(good.read_bytes())
+    raw[-5] ^= 1
+    bad = tmp_path / "copy.safetensors"
+    bad.write_bytes(bytes(raw))
+    kwargs = {"input_shape": [1, 8, 8], "num_classes": 10}
+    with pytest.raises(ValueError, match="is corrupt: its content does not match the hash"):
+        load_model("zoo:mlp", kwargs, weights=bad)
+    assert load_model("zoo:mlp", kwargs, weights=good) is not None

@@ -15,6 +15,7 @@ from shadownets.train.compare import (
     CELL_COLUMNS,
     DIFF_COLUMNS,
     RUN_COLUMNS,
+    RUNS_FILE_COLUMNS,
     CompareConfig,
     compare,
     family_verdicts,
@@ -199,7 +200,8 @@ def test_tiny_comparison_writes_the_schema_and_resumes(tmp_path):
     seen = []
     result = compare(config, out_dir=tmp_path, splits=splits, on_run=seen.append)
     assert len(seen) == len(result.runs) == 2 * (1 + 2) * 2
-    assert list(result.runs.columns) == RUN_COLUMNS
+    assert list(result.runs.columns) == RUNS_FILE_COLUMNS
+    assert not result.runs.diverged.any() and result.runs.fingerprint.str.len().eq(16).all()
     assert set(result.runs.budget) == {"30", "all"}
     assert result.runs.test_error.between(0, 1).all()
     assert len(result.cells) == 4 and len(result.diffs) == 4  # 2 budgets × 2 families

@@ -80,7 +80,7 @@ def test_resume_of_finished_run_returns_it(digits, tmp_path):
 def test_resume_with_other_config_refused(digits, tmp_path):
     cfg = TrainConfig(n_labels=50, epochs=2, **SMALL)
     fit(cfg, splits=digits, out_dir=tmp_path, stop_after=1, progress=False)
-    with pytest.raises(ValueError, match=r"different config \(fields \['lr'\]\)"):
+    with pytest.raises(ValueError, match=r"was made with other settings \(lr: 0.001 → 0.5\)"):
         fit(cfg.replace(lr=0.5), splits=digits, out_dir=tmp_path, resume=True, progress=False)
 
 

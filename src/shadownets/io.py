@@ -2,11 +2,14 @@
 
 A write goes to a temporary file in the destination folder, is flushed and fsynced, and
 then replaces the destination with :func:`os.replace`, so a reader never sees a half-written
-file and a crash never destroys what was there before.
+file and a crash never destroys what was there before. With ``replace=False`` the finished
+file is moved into place only when the destination does not exist (a hard link, which fails
+on an existing name), so a file that appeared meanwhile is never replaced.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -26,7 +29,8 @@ __all__ = [
 ]
 
 
-def atomic_write_with(path: str | os.PathLike, writer: Callable[[Path], None]) -> Path:
+def atomic_write_with(path: str | os.PathLike, writer: Callable[[Path], None], *,
+                      replace: bool = True) -> Path:
     """Call ``writer(tmp_path)`` and move the finished file onto ``path`` atomically.
 
     Parameters
@@ -35,11 +39,19 @@ def atomic_write_with(path: str | os.PathLike, writer: Callable[[Path], None]) -
         Destination. Parent folders are created.
     writer : callable
         Writes the whole file at the temporary path it is given.
+    replace : bool, default True
+        Replace an existing ``path``. When False the file is moved into place only if
+        ``path`` does not exist (checked atomically where the file system has hard links).
 
     Returns
     -------
     Path
         The destination path.
+
+    Raises
+    ------
+    FileExistsError
+        ``replace=False`` and ``path`` exists; it is left as it is and nothing is kept.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -51,11 +63,32 @@ def atomic_write_with(path: str | os.PathLike, writer: Callable[[Path], None]) -
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
         os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
-        os.replace(tmp_path, path)
+        if replace:
+            os.replace(tmp_path, path)
+        else:
+            _move_if_absent(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
     return path
+
+
+def _move_if_absent(tmp: Path, path: Path) -> None:
+    """Give ``tmp`` the name ``path`` only if no file has it; ``tmp`` is gone afterwards."""
+    exists = FileExistsError(f"{path} already exists; it was left as it is")
+    try:
+        os.link(tmp, path)  # atomic: fails when the name is taken
+    except FileExistsError:
+        raise exists from None
+    except OSError as exc:  # no hard links here: check, then rename (a small race)
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV,
+                             errno.EMLINK, errno.ENOSYS):
+            raise
+        if os.path.lexists(path):
+            raise exists from None
+        os.replace(tmp, path)
+        return
+    tmp.unlink()
 
 
 def _umask() -> int:
@@ -106,12 +139,17 @@ def save_dataframe_csv(path: str | os.PathLike, df: Any) -> Path:
     return atomic_write_with(path, lambda p: df.to_csv(p, index=False))
 
 
-def save_figure(path: str | os.PathLike, fig: Any, dpi: int = 110) -> Path:
-    """Save a matplotlib figure atomically (format from the suffix) and close it."""
+def save_figure(path: str | os.PathLike, fig: Any, dpi: int = 110, *,
+                replace: bool = True) -> Path:
+    """Save a matplotlib figure atomically (format from the suffix) and close it.
+
+    With ``replace=False`` an existing ``path`` is left as it is (FileExistsError).
+    """
     suffix = Path(path).suffix.lstrip(".") or "png"
     try:
         return atomic_write_with(
-            path, lambda p: fig.savefig(p, format=suffix, dpi=dpi, bbox_inches="tight")
+            path, lambda p: fig.savefig(p, format=suffix, dpi=dpi, bbox_inches="tight"),
+            replace=replace,
         )
     finally:
         if fig.canvas.manager is not None:  # a pyplot figure: release it

@@ -10,7 +10,8 @@ A spec is one of
 
 ``factory`` may be a dotted attribute path (``Class.build``). Weights are read from a
 ``.safetensors`` file or from a ``torch.save`` file with ``weights_only=True`` and
-``map_location="cpu"`` (GPU-saved checkpoints load; arbitrary objects are never unpickled).
+``map_location="cpu"`` (GPU-saved checkpoints load; arbitrary objects are never unpickled:
+a file holding one is refused with the object's name and how to save a plain state dict).
 A checkpoint dict holding the state dict under ``"state_dict"`` or ``"model"`` is accepted,
 and a ``"module."`` prefix (DistributedDataParallel) is stripped when the model has none.
 """
@@ -21,6 +22,9 @@ import hashlib
 import importlib
 import importlib.util
 import os
+import pickle
+import re
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -131,6 +135,24 @@ def build_model(spec: str, kwargs: dict | None = None) -> nn.Module:
     return model
 
 
+
+class _CorruptWeights(Exception):
+    """A safetensors file whose content differs from the hash stored in it."""
+
+
+def _check_content_hash(path: Path, tensors: dict[str, Any]) -> None:
+    """A file written by ``shadownets train`` stores a hash of its content in its metadata:
+    check it (other safetensors files carry none and are taken as they are)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        meta = fh.metadata() or {}
+    from shadownets.train.checkpoint import _HASH_KEY, _META_KEY, content_hash
+
+    if _HASH_KEY in meta and meta[_HASH_KEY] != content_hash(tensors, meta.get(_META_KEY, "")):
+        raise _CorruptWeights(f"weights: {path} is corrupt: its content does not match the "
+                              "hash stored in it; restore it or train again")
+
 def load_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
     """Read a state dict (on CPU) from ``.safetensors`` or a ``torch.save`` file.
 
@@ -149,12 +171,15 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
             from safetensors.torch import load_file
 
             obj: Any = load_file(str(path), device="cpu")
+            _check_content_hash(path, obj)
         else:
-            obj = torch.load(path, weights_only=True, map_location="cpu")
+            with warnings.catch_warnings():  # torch's multi-line notes about the protocol
+                warnings.filterwarnings("ignore", message=".*pickle protocol")
+                obj = torch.load(path, weights_only=True, map_location="cpu")
+    except _CorruptWeights as exc:
+        raise ValueError(str(exc)) from None
     except Exception as exc:  # unpickling / format errors of both readers
-        msg = " ".join(str(exc).split())[:200]
-        raise ValueError(f"weights: cannot read {path} as safetensors or a weights-only "
-                         f"torch checkpoint: {msg}") from exc
+        raise ValueError(_unreadable(path, exc)) from exc
     if isinstance(obj, Mapping):
         for key in ("state_dict", "model"):
             if isinstance(obj.get(key), Mapping):
@@ -164,6 +189,29 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
         raise ValueError(f"weights: {path} does not hold a state dict (names -> tensors), nor a "
                          "checkpoint with one under 'state_dict' or 'model'")
     return dict(obj)
+
+
+_SAVE_ADVICE = ("save a state dict instead: torch.save(model.state_dict(), path), or "
+                "safetensors.torch.save_file(model.state_dict(), path)")
+
+
+def _unreadable(path: Path, exc: Exception) -> str:
+    """One line on why ``path`` was not read; never torch's advice to unpickle it anyway."""
+    text = " ".join(str(exc).split())
+    found = re.search(r"GLOBAL\s+([A-Za-z_][\w.]*)", text)
+    if found:  # the weights-only unpickler met an object it will not build
+        return (f"weights: {path} holds a pickled object of type {found.group(1)}; loading "
+                f"it would run code from the file, so it is refused; {_SAVE_ADVICE}")
+    if "weights_only" in text or isinstance(exc, pickle.UnpicklingError):
+        reason = re.search(r"WeightsUnpickler error: (.*?)(?: Check the documentation|$)", text)
+        detail = f" ({reason.group(1).strip()})" if reason and reason.group(1).strip() else ""
+        return (f"weights: {path} is not a torch checkpoint of tensors only{detail}; it is not "
+                "unpickled, since loading other objects could run code from the file; "
+                f"{_SAVE_ADVICE}")
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return (f"weights: cannot read {path} as safetensors or a torch checkpoint: "
+            f"{text or type(exc).__name__}")
 
 
 def _brief(items: list[str], limit: int = 5) -> str:

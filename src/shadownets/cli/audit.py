@@ -69,35 +69,47 @@ def audit_command(
                              "a model built without weights)."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Data-set cache folder."),
     figures: bool = typer.Option(True, "--figures/--no-figures", help="Write PNG figures."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the audit already in "
+                                   "--out (otherwise a folder holding a run is refused)."),
 ) -> None:
-    """Audit a net: per-layer reversibility against null nets, and weight statistics."""
+    """Audit a net: per-layer reversibility against null nets, and weight statistics.
+
+    --out must be a new or empty folder, or hold an earlier audit to replace with --overwrite.
+    """
     import torch
 
     from shadownets.audit import AuditConfig, audit_figures, load_data_spec, run_audit
     from shadownets.io import save_dataframe_csv, save_figure, save_json
+    from shadownets.rundir import claim
 
     config = AuditConfig(n_inputs=n_inputs, n_null=n_null, bootstrap=bootstrap, seed=seed)
-    torch.manual_seed(seed)  # a spec built without weights gets a reproducible random init
-    net = _load_model(model, _json_dict(model_kwargs), weights)
-    shape = getattr(net, "input_shape", None)
-    x = load_data_spec(data, input_shape=tuple(shape) if shape else None, data_dir=data_dir)
-    names = [s.strip() for s in layers.split(",") if s.strip()] if layers else None
-    result = run_audit(net, x, layers=names, config=config)
-    table = result.table
-    save_dataframe_csv(out / "audit.csv", table)
-    save_json(out / "audit.json", {"model": model, "data": data, "config": config,
-                                   "timings": result.timings,
-                                   "rows": table.to_dict(orient="records")})
-    written = [out / "audit.csv", out / "audit.json"]
-    if figures:
-        for stem, fig in audit_figures(result).items():
-            written.append(save_figure(out / f"{stem}.png", fig))
-    cols = [c for c in SUMMARY_COLUMNS if c in table.columns]
-    print_table(table[cols].to_dict(orient="records"), title=f"audit of {model} on {data}")
-    typer.echo(f"verdict: ratio's {config.level:.0%} prediction interval tested against "
-               f"[1/{config.factor}, {config.factor}], Holm across layers x null kinds at "
-               f"{config.significance}; to_decide: null nets per kind that would decide "
-               "(inf: none would)")
+    with claim(out, kind="audit", overwrite=overwrite, resumable=False, config={
+        "model": model, "model_kwargs": _json_dict(model_kwargs),
+        "weights": str(weights) if weights else None, "data": data,
+        "data_dir": str(data_dir) if data_dir else None, "layers": layers,
+        "audit": config, "figures": figures}) as run:
+        torch.manual_seed(seed)  # a spec built without weights gets a reproducible random init
+        net = _load_model(model, _json_dict(model_kwargs), weights)
+        shape = getattr(net, "input_shape", None)
+        x = load_data_spec(data, input_shape=tuple(shape) if shape else None, data_dir=data_dir)
+        names = [s.strip() for s in layers.split(",") if s.strip()] if layers else None
+        result = run_audit(net, x, layers=names, config=config)
+        table = result.table
+        save_dataframe_csv(out / "audit.csv", table)
+        save_json(out / "audit.json", {"model": model, "data": data, "config": config,
+                                       "timings": result.timings,
+                                       "rows": table.to_dict(orient="records")})
+        written = [out / "audit.csv", out / "audit.json"]
+        if figures:
+            for stem, fig in audit_figures(result).items():
+                written.append(save_figure(out / f"{stem}.png", fig))
+        cols = [c for c in SUMMARY_COLUMNS if c in table.columns]
+        print_table(table[cols].to_dict(orient="records"), title=f"audit of {model} on {data}")
+        typer.echo(f"verdict: ratio's {config.level:.0%} prediction interval tested against "
+                   f"[1/{config.factor}, {config.factor}], Holm across layers x null kinds at "
+                   f"{config.significance}; to_decide: null nets per kind that would decide "
+                   "(inf: none would)")
+        run.finish(files=[p.name for p in written])
     typer.echo("wrote " + ", ".join(str(p) for p in written))
 
 

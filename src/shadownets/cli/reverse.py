@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import typer
@@ -46,6 +47,22 @@ def _parse_shape(text: str) -> tuple[int, ...]:
     return shape
 
 
+def _check_out(out: Path, overwrite: bool) -> None:
+    """Refuse, before any work, an --out that is a folder, has no image format, or exists."""
+    from matplotlib.figure import Figure
+
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a folder; give an image file name such as grid.png")
+    formats = Figure().canvas.get_supported_filetypes()
+    suffix = out.suffix.lstrip(".").lower()
+    if suffix and suffix not in formats:  # no suffix: png
+        raise ValueError(f"--out {out}: expected an image file ending in one of "
+                         f"{', '.join('.' + f for f in sorted(formats))}")
+    if os.path.lexists(out) and not overwrite:
+        raise ValueError(f"--out {out} exists; use --overwrite to replace it, or another name "
+                         "(it was left as it is)")
+
+
 @handle_errors
 def generate(
     model: str = typer.Option(..., help=_MODEL_HELP),
@@ -57,14 +74,19 @@ def generate(
     n: int = typer.Option(8, help="Number of test images."),
     rho: float = typer.Option(1.0, help="Dropout keep probability ρ in (0, 1]."),
     alpha: str = typer.Option("theory", help="theory | calibrated | a number."),
-    unpool: str = typer.Option("switches", help="switches | spread | random | nearest."),
+    unpool: str = typer.Option(None, help="switches | spread | random | nearest (default: "
+                                           "switches; nearest with --from-codes)."),
     seed: int = typer.Option(0, help="Seed of masks, random unpooling and sampled codes."),
     from_codes: bool = typer.Option(False, "--from-codes",
                                     help="Generate from sampled sparse codes, not real inputs."),
     out: Path = typer.Option(..., help="Output image (png, pdf, svg)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out if it exists."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
-    """Write an image grid: test images beside their shadows (or shadows of sampled codes)."""
+    """Write an image grid: test images beside their shadows (or shadows of sampled codes).
+
+    An existing --out is refused (left as it is) unless --overwrite; the write is atomic.
+    """
     from shadownets.data import load_dataset
     from shadownets.io import save_figure
     from shadownets.reverse.figures import shadow_grid
@@ -73,12 +95,17 @@ def generate(
 
     if n < 1:
         raise ValueError(f"--n: expected a positive number of images, got {n}")
+    if from_codes and unpool == "switches":
+        raise ValueError("--unpool switches needs the switches of real inputs, which "
+                         "--from-codes does not have; use spread, random or nearest")
+    unpool = unpool or ("nearest" if from_codes else "switches")
+    _check_out(out, overwrite)
     net = load_model(model, _parse_kwargs(model_kwargs), weights)
     splits = load_dataset(data, data_dir=data_dir)
     x = splits.x_test[:n]
     samples = shadow_samples(net, x, layer, rho=rho, alpha=_parse_alpha(alpha), unpool=unpool,
                              seed=seed, from_codes=from_codes)
-    save_figure(out, shadow_grid(samples))
+    save_figure(out, shadow_grid(samples), replace=overwrite)
     summary = {"out": str(out), "layer": samples.layer, "n": int(x.shape[0]),
                "alphas": samples.alphas, "rhos": samples.rhos, "from_codes": from_codes}
     if json_out:

@@ -82,6 +82,9 @@ def recover(
     """Sample the generative model, infer every layer feed-forward, print per-layer errors."""
     from shadownets.theory import NetConfig, run_recovery
 
+    if degree is not None and weights != "sparse":
+        raise ValueError(f"--degree applies to --weights sparse only, got --weights {weights}; "
+                         "drop --degree or add --weights sparse")
     cfg = NetConfig(_widths(n, m, depth, widths), k=k, rho=rho, weights=weights, degree=degree)
     table, _ = run_recovery(cfg, batch=batch, bias=_parse_bias(bias), seed=seed,
                             dtype=_torch_dtype(dtype), device=_torch_device(device))
@@ -103,22 +106,49 @@ def recover(
 
 @handle_errors
 def sweep(
-    out: Path = typer.Option(..., help="Output folder (results.csv, recovery.png, summary.json)."),
+    out: Path = typer.Option(..., help="Output folder (results.csv, recovery.png, summary.json, "
+                                       "run.json)."),
     quick: bool = typer.Option(False, "--quick", help="The quick grid (1-3 minutes on 2 cores)."),
     full: bool = typer.Option(False, "--full", help="The full grid (the default; about 4 "
                                                     "minutes on 2 cores)."),
+    resume: bool = typer.Option(False, "--resume", help="Reuse the sweep in --out if it has the "
+                                                        "same grid and code: a finished one is "
+                                                        "left as it is, an unfinished one is "
+                                                        "run again."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the sweep in --out."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Sweep n, m, k, ρ, weight families and bias rules; fit the error law; plot it.
 
+    The folder is claimed first (shadownets.rundir.claim, kind "sweep", the grid as settings):
+    a folder holding another run or other files is refused, nothing in it touched.
     Depth has its own experiment: `shadownets reproduce --part depth`.
     """
+    import json
+    from dataclasses import asdict
+
+    from shadownets import rundir
+    from shadownets.io import atomic_write_bytes
     from shadownets.theory.sweep import FULL_GRID, QUICK_GRID, sweep_to_folder
 
     if quick and full:
         raise ValueError("give at most one of --quick and --full")
-    with step_progress("sweep") as on_step:
-        summary = sweep_to_folder(QUICK_GRID if quick else FULL_GRID, out, on_step=on_step)
+    grid = QUICK_GRID if quick else FULL_GRID
+    before = rundir.read_run(out) if out.is_dir() else None
+    record = out / rundir.RUN_FILE
+    record_bytes = record.read_bytes() if before is not None else None
+    claim = rundir.claim(out, kind="sweep", config=asdict(grid), resume=resume,
+                         overwrite=overwrite)
+    summary_file = out / "summary.json"
+    if (claim.resumed and before is not None and before.get("status") == "finished"
+            and summary_file.is_file()):
+        atomic_write_bytes(record, record_bytes)  # left as it was: finished, same record
+        summary = json.loads(summary_file.read_text(encoding="utf-8"))
+        typer.echo(f"--resume: {out} holds this sweep, finished; nothing was run", err=True)
+    else:
+        with claim, step_progress("sweep") as on_step:  # a failure puts a replaced sweep back
+            summary = sweep_to_folder(grid, out, on_step=on_step)
+            claim.finish(n_rows=summary["n_rows"], slope=summary["slope"])
     if json_out:
         print_json(summary)
     else:

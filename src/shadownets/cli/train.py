@@ -2,6 +2,9 @@
 
 Both are thin: parse options into a config, make one library call, write and print.
 ``shadownets train`` also runs under ``torchrun --nproc_per_node=N -m shadownets.train ...``.
+
+Options that the chosen method (or optimizer) does not use are refused, not ignored: an option
+counts as given when it is on the command line (or in the environment), whatever its value.
 """
 
 from __future__ import annotations
@@ -68,12 +71,46 @@ def _alpha(text: str) -> str | float:
                          f"{text!r}") from None
 
 
+def _given(ctx: typer.Context, *names: str) -> list[str]:
+    """Which of the parameters ``names`` the user gave (not left at their default)."""
+    def default(name: str) -> bool:
+        source = ctx.get_parameter_source(name)
+        return source is None or source.name in ("DEFAULT", "DEFAULT_MAP")
+
+    return [n for n in names if not default(n)]
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _refuse_unused(ctx: typer.Context, method: str, optimizer: str) -> None:
+    """Refuse method- or optimizer-specific options that ``method``/``optimizer`` do not use."""
+    from shadownets.train.config import METHOD_FIELDS, OPTIMIZER_FIELDS
+
+    if method not in METHOD_FIELDS or optimizer not in OPTIMIZER_FIELDS:
+        return  # TrainConfig names the allowed values
+    specific = [f for fields in METHOD_FIELDS.values() for f in fields if f != "calib_size"]
+    unused = [n for n in _given(ctx, *dict.fromkeys(specific))
+              if n not in METHOD_FIELDS.get(method, ())]
+    if unused:
+        users = [m for m, fields in METHOD_FIELDS.items() if unused[0] in fields]
+        raise ValueError(f"{', '.join(map(_option, unused))} "
+                         f"{'does' if len(unused) == 1 else 'do'} not apply to --method {method} "
+                         f"({_option(unused[0])} is used by --method {' or '.join(users)}); "
+                         f"remove {'it' if len(unused) == 1 else 'them'}")
+    if _given(ctx, "momentum") and "momentum" not in OPTIMIZER_FIELDS.get(optimizer, ()):
+        raise ValueError(f"--momentum does not apply to --optimizer {optimizer} (it is used by "
+                         "--optimizer sgd); remove it")
+
+
 def _is_main_rank() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
 @handle_errors
 def train_command(
+    ctx: typer.Context,
     out: Path = typer.Option(..., "--out", help="Run folder (checkpoints, metrics.csv, ...)."),
     dataset: str = typer.Option("digits", help="Data set name (see shadownets.data)."),
     labels: str = typer.Option("all", help="Labeled training examples, or 'all'."),
@@ -103,7 +140,9 @@ def train_command(
     shadow_unpool: str = typer.Option("switches", help="switches | spread | random | nearest."),
     shadow_match: str = typer.Option("rms", help="rms | raw | moments | none."),
     eval_every: int = typer.Option(1, help="Evaluate every k epochs."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out (same "
+                                "settings, data and code)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out."),
     device: str = typer.Option("auto", help="auto | cpu | cuda[:i]."),
     as_json: bool = typer.Option(False, "--json", help="Print the final metrics as JSON."),
 ) -> None:
@@ -112,6 +151,7 @@ def train_command(
     from shadownets.train import TrainConfig, fit
     from shadownets.train.plots import plot_history
 
+    _refuse_unused(ctx, method, optimizer)
     config = TrainConfig(
         dataset=dataset, n_labels=_labels(labels), model=model,
         model_kwargs=_json_dict("--model-kwargs", model_kwargs), method=method, epochs=epochs,
@@ -121,7 +161,7 @@ def train_command(
         warmup_epochs=warmup_epochs, noise_std=noise_std, shadow_layer=shadow_layer,
         shadow_rho=shadow_rho, shadow_alpha=_alpha(shadow_alpha), shadow_source=shadow_source,
         shadow_unpool=shadow_unpool, shadow_match=shadow_match, eval_every=eval_every)
-    result = fit(config, out_dir=out, resume=resume, device=device)
+    result = fit(config, out_dir=out, resume=resume, overwrite=overwrite, device=device)
     if not _is_main_rank():
         return
     save_figure(out / "training_curves.png", plot_history(result.history))
@@ -135,6 +175,7 @@ def train_command(
 
 @handle_errors
 def compare_command(
+    ctx: typer.Context,
     out: Path = typer.Option(..., "--out", help="Output folder for tables, figure, summary."),
     datasets: str = typer.Option("digits", help="Comma-separated data sets."),
     budgets: str = typer.Option("50,100,300,1000", help="Comma-separated label budgets/'all'."),
@@ -158,8 +199,12 @@ def compare_command(
                                 "comparisons (best other method; each other method)."),
     correction: str = typer.Option("holm", help="Multiple-comparison correction across data "
                                    "sets × budgets (× methods): holm | none."),
-    resume: bool = typer.Option(False, "--resume", help="Skip runs already in --out (also: "
-                                "re-summarise a finished comparison with new --margin/--alpha)."),
+    resume: bool = typer.Option(False, "--resume", help="Reuse the runs already in --out "
+                                "that match (continue a killed comparison, add seeds, budgets "
+                                "or candidates, or re-summarise with new --margin/--alpha); "
+                                "the base training settings must be the same."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the comparison in "
+                                   "--out."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Compare methods over label budgets and seeds; pick hyper-parameters on validation.
@@ -173,14 +218,23 @@ def compare_command(
     base_cfg = TrainConfig(model=model, model_kwargs=_json_dict("--model-kwargs", model_kwargs),
                            epochs=epochs, steps_per_epoch=steps_per_epoch or None,
                            batch_size=batch_size, optimizer=optimizer, lr=lr)
-    base_cfg = base_cfg.replace(**_json_dict("--base", base))
+    method_list = _csv("--methods", methods)
+    extra = _json_dict("--base", base)
+    _check_base(ctx, extra, method_list, optimizer)
+    base_cfg = base_cfg.replace(**extra)
+    user_grid = _json_dict("--grid", grid)
+    unused = [m for m in user_grid if m not in method_list]
+    if unused:
+        raise ValueError(f"--grid gives candidates for {', '.join(map(repr, unused))}, not in "
+                         f"--methods {','.join(method_list)}; add the method or remove its grid")
     config = CompareConfig(
         datasets=_csv("--datasets", datasets),
         budgets=tuple(_labels(b) for b in _csv("--budgets", budgets)),
-        methods=_csv("--methods", methods), seeds=_ints("--seeds", seeds), base=base_cfg,
-        grids={**DEFAULT_GRIDS, **_json_dict("--grid", grid)}, reference=reference,
+        methods=method_list, seeds=_ints("--seeds", seeds), base=base_cfg,
+        grids={**DEFAULT_GRIDS, **user_grid}, reference=reference,
         margin=margin, alpha=alpha, correction=correction)
-    result = compare(config, out_dir=out, resume=resume)
+    result = compare(config, out_dir=out, resume=resume, overwrite=overwrite)
+    _warn_diverged(result.summary)
     judgement = _judge_claim(out, reference, margin, alpha, correction)
     if as_json:
         print_json(result.summary)
@@ -201,6 +255,52 @@ def compare_command(
         typer.echo(f"claim '{reference} improves on the best other method': "
                    f"{judgement['verdict']} (rule: {judgement['rule_text']}) "
                    f"Would change: {judgement['flip']} [{out / 'judgement.json'}]")
+
+
+#: --base keys the comparison sets itself, with what to do instead.
+_SET_BY_COMPARE = {"method": "use --methods", "seed": "use --seeds", "dataset": "use --datasets",
+                   "n_labels": "use --budgets",
+                   "eval_every": "every run is evaluated once, after its last epoch"}
+#: --base keys that have an option of their own.
+_OWN_OPTIONS = ("model", "model_kwargs", "epochs", "steps_per_epoch", "batch_size",
+                "optimizer", "lr")
+
+
+def _check_base(ctx: typer.Context, extra: dict[str, Any], methods: tuple[str, ...],
+                optimizer: str) -> None:
+    """Refuse --base keys that would be ignored or that fight an option given explicitly."""
+    from shadownets.train.config import METHOD_FIELDS, OPTIMIZER_FIELDS
+
+    fixed = [k for k in extra if k in _SET_BY_COMPARE]
+    if fixed:
+        raise ValueError(f"--base may not set {', '.join(fixed)}: the comparison sets it "
+                         f"({_SET_BY_COMPARE[fixed[0]]})")
+    both = [k for k in _given(ctx, *_OWN_OPTIONS) if k in extra]
+    if both:
+        raise ValueError(f"{_option(both[0])} is given both as an option and in --base; give "
+                         "it once")
+    used = {f for m in methods for f in METHOD_FIELDS.get(m, ())}
+    specific = {f for fields in METHOD_FIELDS.values() for f in fields}
+    unused = [k for k in extra if k in specific and k not in used]
+    optimizer = extra.get("optimizer", optimizer)
+    if "momentum" in extra and "momentum" not in OPTIMIZER_FIELDS.get(optimizer, ()):
+        unused.append("momentum")
+    if unused:
+        raise ValueError(f"--base sets {', '.join(unused)}, which none of --methods "
+                         f"{','.join(methods)} (optimizer {optimizer}) uses; remove it")
+
+
+def _warn_diverged(summary: dict[str, Any]) -> None:
+    """One line on stderr naming the candidates that diverged (never selected)."""
+    bad = summary.get("diverged") or []
+    if not bad:
+        return
+    items = "; ".join(f"{d['dataset']}/{d['budget']} {d['method']} candidate {d['candidate']} "
+                      f"{d['params']} (seeds {','.join(map(str, d['seeds']))})" for d in bad)
+    empty = [f"{c['dataset']}/{c['budget']} {c['method']}" for c in summary.get("no_cell") or []]
+    note = f"; no candidate left (no cell) for {', '.join(empty)}" if empty else ""
+    typer.echo(f"warning: {len(bad)} candidate(s) diverged (non-finite loss) and were not "
+               f"selected: {items}{note}", err=True)
 
 
 def _judge_claim(out: Path, reference: str, margin: float, alpha: float,

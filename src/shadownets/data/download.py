@@ -1,9 +1,19 @@
-"""Downloads with checksums into a cache folder.
+"""Downloads with checksums into a cache folder; a file already there is never replaced.
 
-A download streams into a temporary file next to its destination, is checked (length promised
-by the server, then the checksum) and only then renamed onto the destination, so the cache
-never holds a partial or corrupt file. A cached file whose checksum matches is not fetched
-again; one whose checksum does not match is fetched again.
+A download streams into a temporary file next to its destination (``.NAME.*.tmp``), is
+checked (length promised by the server, then the checksum) and only then moved into place,
+and only when the destination does not exist (a hard link, atomic where the file system has
+them), so the cache never holds a partial or corrupt file and nobody's file is overwritten.
+
+A file already at the destination is never replaced:
+
+* one whose checksum matches is used as it is (no network);
+* without a checksum to compare, it is trusted as it is;
+* one whose checksum differs is the user's own: :func:`download` refuses it with a
+  :class:`FileExistsError` saying so (nothing is fetched, the file is left byte for byte),
+  and the built-in data sets (:mod:`shadownets.data.sources`) **use it as the user's own**
+  with a one-line note (a warning on the ``shadownets.data`` logger, printed on stderr when
+  logging is not configured). To get the published file, move the local one away.
 """
 
 from __future__ import annotations
@@ -119,7 +129,7 @@ def _stream(url: str, tmp: Path, timeout: float,
 
 def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None,
              md5: str | None = None, timeout: float = 60.0) -> Path:
-    """Fetch ``url`` into ``dest`` unless a file with the right checksum is already there.
+    """Fetch ``url`` into ``dest`` unless ``dest`` exists (it is never replaced).
 
     Parameters
     ----------
@@ -128,8 +138,8 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None,
     dest : path-like
         Destination file; its folder is created.
     sha256, md5 : str, optional
-        Published hex checksums; every one given must match. With neither, an existing file
-        is trusted as it is.
+        Published hex checksums; every one given must match, by the download and by a file
+        already at ``dest``. With neither, an existing file is trusted as it is.
     timeout : float, default 60
         Socket timeout in seconds.
 
@@ -144,6 +154,8 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None,
         HTTP error (e.g. 404), network failure or a truncated transfer.
     ChecksumError
         The file fetched does not match; nothing is written to ``dest``.
+    FileExistsError
+        ``dest`` exists and does not match the checksums; it is left as it is.
     """
     if not isinstance(url, str) or not url.startswith(("http://", "https://", "file://")):
         raise ValueError(f"url: expected an http://, https:// or file:// address, got {url!r}")
@@ -151,9 +163,29 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None,
         raise ValueError(f"timeout: expected a positive number of seconds, got {timeout!r}")
     expected = _expected(sha256, md5)
     dest = Path(dest)
-    if dest.is_file() and verify_file(dest, sha256=sha256, md5=md5):
-        return dest  # cache hit; a corrupt cached file falls through and is fetched again
-    return atomic_write_with(dest, lambda tmp: _stream(url, tmp, float(timeout), expected))
+    if os.path.lexists(dest):
+        _check_existing(dest, sha256, md5)
+        return dest  # a cache hit (or a file without a checksum to compare): kept as it is
+    try:
+        return atomic_write_with(dest, lambda tmp: _stream(url, tmp, float(timeout), expected),
+                                 replace=False)
+    except FileExistsError:  # the file appeared while downloading (another process)
+        if not os.path.lexists(dest):
+            raise  # e.g. a file in the way of dest's folder
+        _check_existing(dest, sha256, md5)
+        return dest
+
+
+def _check_existing(dest: Path, sha256: str | None, md5: str | None) -> None:
+    """Accept an existing ``dest`` with the right checksum; refuse any other (never replaced)."""
+    if not dest.is_file():
+        raise FileExistsError(f"dest: {dest} exists and is not a file; it was left as it is "
+                              "(nothing was downloaded); give another destination")
+    if not verify_file(dest, sha256=sha256, md5=md5):
+        which = " and ".join(a for a, v in (("sha256", sha256), ("md5", md5)) if v)
+        raise FileExistsError(
+            f"dest: {dest} exists and does not match the published {which}; it was left as it "
+            "is (nothing was downloaded); move it away to download the published file")
 
 
 def download_first(urls: Sequence[str], dest: str | os.PathLike, *, sha256: str | None = None,
@@ -173,4 +205,5 @@ def download_first(urls: Sequence[str], dest: str | os.PathLike, *, sha256: str 
             return download(url, dest, sha256=sha256, md5=md5, timeout=timeout)
         except DownloadError as exc:
             failures.append(str(exc))
-    raise DownloadError(f"dest: could not fetch {Path(dest).name}: " + "; ".join(failures))
+    raise DownloadError(f"could not fetch {Path(dest).name} from any mirror: "
+                        + "; ".join(failures))

@@ -144,7 +144,9 @@ def load_dataset(name: str, *, data_dir: str | os.PathLike | None = None, downlo
         Folder holding (or receiving) the data files; default
         ``default_cache_dir() / name``.
     download : bool, default True
-        Fetch missing or corrupt files (checksums verified).
+        Fetch missing files (checksums verified). Files already in ``data_dir`` are never
+        replaced: one whose checksum differs from the published one is used as the user's own,
+        with a one-line note (see :mod:`shadownets.data.download`).
     seed : int, default 0
         Seed of every split and subset.
     val_size : int or float, optional

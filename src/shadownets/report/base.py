@@ -25,7 +25,7 @@ from typing import Any
 from shadownets.io import save_json
 
 __all__ = ["SCALES", "VERDICTS", "Context", "PartOutput", "Judgement", "PartResult", "Part",
-           "PARTS", "register_part", "load_result", "rule_dict"]
+           "PARTS", "register_part", "load_result", "rule_dict", "reuse_mode"]
 
 SCALES = ("tiny", "quick", "full")
 VERDICTS = ("holds", "does not hold", "undetermined")
@@ -120,6 +120,18 @@ def load_result(folder: Path) -> PartResult | None:
         return PartResult(**json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError):
         return None
+
+
+def reuse_mode(folder: Path) -> dict[str, bool]:
+    """How a part continues the run folder it owns inside the report (a trained net, a
+    comparison): ``{"resume": True}`` when the folder is new or was made by this code, else
+    ``{"overwrite": True}`` — a run made by other code is redone, as the part itself is."""
+    from shadownets.rundir import code_version, read_run
+
+    record = read_run(folder) if Path(folder).is_dir() else None
+    if record is None or record.get("code") == code_version():
+        return {"resume": True}
+    return {"overwrite": True}
 
 
 def rule_dict(rule: Any) -> dict[str, Any]:

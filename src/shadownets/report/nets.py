@@ -1,7 +1,8 @@
 """Trained nets and their random-init twins, shared by the report's audit and shadow parts.
 
 Each net is trained once with :func:`shadownets.train.fit` into ``OUT/nets/NAME`` (resumed,
-so a finished run is reused) and its twin is the same architecture freshly initialised.
+so a finished run is reused; a run made by other code is trained again) and its twin is the
+same architecture freshly initialised.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from torch import nn
 
 from shadownets.data import DataSplits, load_dataset
 from shadownets.io import save_dataframe_csv
-from shadownets.report.base import Context
+from shadownets.report.base import Context, reuse_mode
 
 __all__ = ["NetSpec", "TrainedNet", "net_specs", "ensure_nets"]
 
@@ -82,7 +83,7 @@ def ensure_nets(ctx: Context) -> list[TrainedNet]:
         data = load_dataset(spec.dataset, seed=ctx.seed)
         cfg = TrainConfig(dataset=spec.dataset, model=spec.model, n_labels=spec.n_labels,
                           epochs=spec.epochs, seed=ctx.seed, data_seed=ctx.seed)
-        result = fit(cfg, splits=data, out_dir=folder, resume=True, device="cpu",
+        result = fit(cfg, splits=data, out_dir=folder, **reuse_mode(folder), device="cpu",
                      progress=False)
         trained = load_run_model(folder).eval()
         with torch.random.fork_rng(devices=[]):

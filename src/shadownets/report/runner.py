@@ -15,6 +15,7 @@ from pathlib import Path
 from shadownets.io import save_json, to_jsonable
 from shadownets.report.base import PARTS, Context, PartResult, load_result, rule_dict
 from shadownets.report.render import report_texts, write_report
+from shadownets.rundir import code_version
 
 __all__ = ["ReportResult", "reproduce", "environment", "code_version", "render_texts",
            "rejudged"]
@@ -44,21 +45,6 @@ def environment() -> dict[str, str]:
     return env
 
 
-def code_version() -> str:
-    """The shadownets version plus a hash of its source files: a part made by other code is
-    not reused."""
-    import hashlib
-
-    import shadownets
-
-    root = Path(shadownets.__file__).parent
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(path.read_bytes())
-    return f"{shadownets.__version__}+{digest.hexdigest()[:12]}"
-
-
 def _current(r: PartResult | None, scale: str, seed: int, version: str, out: Path) -> bool:
     """Whether a saved result can be reused: same scale, seed and version, and finished after
     every part whose files it reads."""
@@ -82,12 +68,14 @@ def _selected(parts: Sequence[str] | None) -> list[str]:
 
 
 def _command(out: str | Path, scale: str, seed: int, parts: Sequence[str] | None,
-             force: bool) -> str:
+             force: bool, resume: bool = False, overwrite: bool = False) -> str:
     words = ["shadownets", "reproduce", "--scale", scale, "--seed", str(seed), "--out",
              shlex.quote(str(out))]
     for p in parts or ():
         words += ["--part", p]
-    return " ".join(words + (["--force"] if force else []))
+    flags = [f for f, on in (("--force", force), ("--resume", resume),
+                             ("--overwrite", overwrite)) if on]
+    return " ".join(words + flags)
 
 
 def reproduce(
@@ -99,6 +87,8 @@ def reproduce(
     force: bool = False,
     on_part: Callable[[str, str], None] | None = None,
     command: str | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
 ) -> ReportResult:
     """Run every part (or ``parts`` and what they need) and write ``out/report.md`` and
     ``out/report.html``.
@@ -109,9 +99,19 @@ def reproduce(
     command line recorded in the report (default: the equivalent ``shadownets reproduce`` call).
     The report shows every current part in ``out``; ``meta.json`` lists the parts run now, the
     parts reused and the parts missing (a report with missing parts says so at its top).
+
+    ``out`` is claimed first (:func:`shadownets.rundir.claim`, kind ``"report"``, settings scale
+    and seed): a folder holding a report is continued only with ``resume`` (or ``force``) and
+    the same scale and seed, replaced only with ``overwrite``, and anything else is refused
+    before any part runs. Code changes do not block a resume: parts made by other code are
+    simply re-run.
     """
+    from shadownets.rundir import claim
+
     ctx = Context(Path(out), scale=scale, seed=seed)
     names = _selected(parts)
+    run = claim(out, kind="report", config={"scale": scale, "seed": seed},
+                resume=resume or force, overwrite=overwrite, same_code=False)
     version = code_version()
     rerun = set(parts or PARTS) if force else set()
     results, skipped = [], []
@@ -149,7 +149,7 @@ def reproduce(
     meta = {"scale": scale, "seed": seed, "environment": environment(), "code": version,
             "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "command": command if command is not None else _command(out, scale, seed, parts,
-                                                                    force),
+                                                                    force, resume, overwrite),
             "parts_run": [r.name for r in results if r.name not in skipped],
             "parts_reused": [n for n in shown_names if n not in
                              {r.name for r in results if r.name not in skipped}],
@@ -160,6 +160,8 @@ def reproduce(
               [{k: v for k, v in asdict(r).items() if k in ("name", "verdict", "evidence",
                                                             "numbers", "flip", "rule")}
                for r in shown])
+    if not meta["parts_missing"]:
+        run.finish()
     return ReportResult(md, html, results, skipped)
 
 

@@ -26,7 +26,7 @@ from shadownets.train.compare import (
     summarise,
 )
 from shadownets.train.config import METHODS, TrainConfig
-from shadownets.train.loop import RunResult, evaluate, fit
+from shadownets.train.loop import RunResult, TrainingDiverged, evaluate, fit
 from shadownets.train.models import (
     ZooNet,
     create_model,
@@ -46,6 +46,7 @@ __all__ = [
     "ShadowAugmenter",
     "ShadowConfig",
     "TrainConfig",
+    "TrainingDiverged",
     "ZooNet",
     "compare",
     "create_model",

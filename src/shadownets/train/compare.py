@@ -5,7 +5,9 @@ Protocol (fixed before any number is seen):
 1. For each (data set, budget, method) every candidate of the method's hyper-parameter grid
    is trained with every seed (evaluated once, after the last epoch). The candidate with the
    lowest mean VALIDATION error is selected; test errors are only read for the selected
-   candidate.
+   candidate. A candidate whose training diverged (non-finite loss) for any seed is never
+   selected: it is listed under ``"diverged"`` in the summary, and a method all of whose
+   candidates diverged has no cell.
 2. The best other method of a (data set, budget) is the non-reference method whose selected
    candidate has the lowest mean validation error.
 3. Per comparison, the paired differences ``reference − other`` of test errors over seeds
@@ -32,10 +34,25 @@ Protocol (fixed before any number is seen):
    ``seeds_needed`` / ``seeds_needed_equiv``: the smallest number of seeds giving ``power``
    (default 80%) for each, at the same level and standard deviation.
 
-Tables (tidy, column order as listed in :data:`RUN_COLUMNS`, :data:`CELL_COLUMNS`,
+Tables (tidy, column order as listed in :data:`RUNS_FILE_COLUMNS`, :data:`CELL_COLUMNS`,
 :data:`DIFF_COLUMNS`) are written to ``runs.csv``, ``cells.csv``, ``diffs.csv``; the verdicts
 (with margin, alpha, correction) to ``summary.json``; markdown tables to ``tables.md``; the
 figure to ``error_vs_labels.png``.
+
+``runs.csv`` holds :data:`RUN_COLUMNS` and then ``diverged`` (True: the loss became
+non-finite; errors are NaN) and ``fingerprint`` (:func:`shadownets.rundir.fingerprint` of the
+run's full TrainConfig, its data's identity and the code version).
+
+The output folder and ``resume``. :func:`compare` claims ``out_dir`` first
+(:func:`shadownets.rundir.claim`, kind ``"compare"``). The folder-level settings compared on
+resume are the **base TrainConfig only**: data sets, budgets, methods, seeds and grids may
+change on resume (each run is matched by its own fingerprint: a row of ``runs.csv`` is reused
+only when the planned run's fingerprint is the same), and the analysis settings (reference,
+confidence, margin, alpha, correction, power) may change too, since the summary is recomputed
+from the runs every time. A resume with another base is refused, naming the first differing
+setting. Finished runs that a resume's grid no longer contains (fewer seeds, other code) are
+moved to ``runs_kept.csv``, never dropped; a later resume with them in its grid does not find
+them there (they are kept for the record) and runs them again.
 
 ``diffs.csv`` columns: dataset, budget, n_labels; ``family`` (best_other | each_other);
 reference, other, best_other (whether ``other`` is the best other method); n_pairs;
@@ -58,6 +75,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shadownets import rundir
 from shadownets.io import atomic_write_text, save_dataframe_csv, save_figure, save_json
 from shadownets.stats import (
     Estimate,
@@ -69,7 +87,7 @@ from shadownets.stats import (
     region_tests,
     t_estimate,
 )
-from shadownets.train.config import METHODS, TrainConfig
+from shadownets.train.config import METHOD_FIELDS, METHODS, OPTIMIZER_FIELDS, TrainConfig
 
 __all__ = [
     "DEFAULT_GRIDS",
@@ -83,6 +101,7 @@ __all__ = [
     "CORRECTIONS",
     "COMPARISON_VERDICTS",
     "RUN_COLUMNS",
+    "RUNS_FILE_COLUMNS",
     "CELL_COLUMNS",
     "DIFF_COLUMNS",
 ]
@@ -103,6 +122,9 @@ DEFAULT_GRIDS: dict[str, list[dict[str, Any]]] = {
 
 RUN_COLUMNS = ["dataset", "budget", "n_labels", "method", "candidate", "params", "seed",
                "val_error", "test_error", "val_loss", "test_loss", "train_loss"]
+#: Columns of ``runs.csv``: :data:`RUN_COLUMNS`, then whether the run diverged and its
+#: fingerprint (see the module docstring).
+RUNS_FILE_COLUMNS = [*RUN_COLUMNS, "diverged", "fingerprint"]
 CELL_COLUMNS = ["dataset", "budget", "n_labels", "method", "candidate", "params", "n_seeds",
                 "val_error_mean", "test_error_mean", "test_error_std"]
 DIFF_COLUMNS = ["dataset", "budget", "n_labels", "family", "reference", "other", "best_other",
@@ -161,6 +183,9 @@ class CompareConfig:
         if not isinstance(self.grids, dict):
             raise ValueError(f"grids must be a dict of method -> list of dicts; got "
                              f"{self.grids!r}")
+        unknown = [m for m in self.grids if m not in METHODS]
+        if unknown:
+            raise ValueError(f"grids: unknown methods {unknown}; allowed: {', '.join(METHODS)}")
         for name in ("confidence", "alpha", "power"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and 0.0 < value < 1.0):
@@ -172,21 +197,44 @@ class CompareConfig:
         if self.correction not in CORRECTIONS:
             raise ValueError(f"correction must be one of {', '.join(CORRECTIONS)}; got "
                              f"{self.correction!r}")
-        for method in self.methods:
+        for method in dict.fromkeys([*self.methods, *self.grids]):
             for params in self.candidates(method):  # validates every candidate config
                 self.base.replace(**params, method=method)
 
     def candidates(self, method: str) -> list[dict[str, Any]]:
-        """The hyper-parameter candidates of ``method`` (``[{}]`` when it has no grid)."""
-        grid = self.grids.get(method) or [{}]
+        """The hyper-parameter candidates of ``method`` (``[{}]`` when it has no grid).
+
+        Raises ``ValueError`` for an empty list, duplicates, fields set by the comparison
+        (method, seed, dataset, n_labels) and fields the method (or optimizer) does not use.
+        """
+        if method not in self.grids:
+            return [{}]
+        grid = self.grids[method]
         if not isinstance(grid, list) or not all(isinstance(c, dict) for c in grid):
             raise ValueError(f"grids[{method!r}] must be a list of dicts; got {grid!r}")
+        if not grid:
+            raise ValueError(f"grids[{method!r}] is empty; give at least one candidate ({{}} "
+                             "for the base settings) or leave the method out of the grid")
+        texts = [json.dumps(c, sort_keys=True, default=str) for c in grid]
+        if len(set(texts)) != len(texts):
+            raise ValueError(f"grids[{method!r}] lists a candidate twice: {grid!r}")
+        specific = {f for fields in METHOD_FIELDS.values() for f in fields}
         for cand in grid:
-            fixed = {"method", "seed", "dataset", "n_labels"} & set(cand)
+            fixed = {"method", "seed", "dataset", "n_labels", "eval_every"} & set(cand)
             if fixed:
                 raise ValueError(f"grids[{method!r}] may not set {sorted(fixed)} (set by the "
                                  f"comparison)")
+            unused = sorted((set(cand) & specific) - set(METHOD_FIELDS.get(method, ())))
+            optimizer = cand.get("optimizer", self.base.optimizer)
+            unused += sorted({"momentum"} & set(cand) - set(OPTIMIZER_FIELDS.get(optimizer, ())))
+            if unused:
+                raise ValueError(f"grids[{method!r}] sets {unused}, which method {method!r} "
+                                 f"(optimizer {optimizer!r}) does not use; remove them")
         return grid
+
+    def claim_config(self) -> dict[str, Any]:
+        """The folder-level settings of a comparison (see the module docstring): the base."""
+        return {"base": self.base.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -321,7 +369,8 @@ def summarise(runs: pd.DataFrame, reference: str = "shadow", confidence: float =
 
     Parameters
     ----------
-    runs : DataFrame with :data:`RUN_COLUMNS`
+    runs : DataFrame with :data:`RUN_COLUMNS` (and optionally ``diverged``)
+        A candidate with a diverged run (any seed) is not selected.
     reference : str
         Method compared with the others.
     confidence : float
@@ -337,9 +386,22 @@ def summarise(runs: pd.DataFrame, reference: str = "shadow", confidence: float =
         family (one row per data set, budget and other method).
     summary : dict
         ``{"reference", "confidence", "margin", "alpha", "correction", "power", "families",
-        "verdicts": [best_other rows], "selected": ...}``
+        "verdicts": [best_other rows], "selected": ..., "diverged": [candidates with a
+        diverged run: dataset, budget, method, candidate, params, seeds], "no_cell":
+        [dataset, budget, method whose every candidate diverged]}``
     """
     keys = ["dataset", "budget", "n_labels", "method", "candidate", "params"]
+    flags = (runs["diverged"].fillna(False).astype(bool) if "diverged" in runs.columns
+             else pd.Series(False, index=runs.index))
+    bad = runs[flags].groupby(keys, sort=False).seed.agg(lambda s: sorted(int(v) for v in s))
+    diverged = [{"dataset": k[0], "budget": k[1], "method": k[3], "candidate": int(k[4]),
+                 "params": k[5], "seeds": seeds} for k, seeds in bad.items()]
+    bad_keys = set(bad.index)
+    valid = runs[[tuple(r) not in bad_keys for r in runs[keys].itertuples(index=False)]]
+    no_cell = [{"dataset": d, "budget": b, "method": m} for (d, b, m) in
+               dict.fromkeys(map(tuple, runs[["dataset", "budget", "method"]].to_numpy()))
+               if not ((valid.dataset == d) & (valid.budget == b) & (valid.method == m)).any()]
+    runs = valid
     agg = (runs.groupby(keys, sort=False)
            .agg(n_seeds=("seed", "nunique"), val_error_mean=("val_error", "mean"),
                 test_error_mean=("test_error", "mean"), test_error_std=("test_error", "std"))
@@ -398,7 +460,8 @@ def summarise(runs: pd.DataFrame, reference: str = "shadow", confidence: float =
                                           "× budget × other method"},
                "selection": "lowest mean validation error; best other method by validation",
                "verdicts": diffs[diffs.family == "best_other"].to_dict("records"),
-               "selected": cells[["dataset", "budget", "method", "params"]].to_dict("records")}
+               "selected": cells[["dataset", "budget", "method", "params"]].to_dict("records"),
+               "diverged": diverged, "no_cell": no_cell}
     return cells, diffs, summary
 
 
@@ -414,17 +477,87 @@ def _key(row: dict[str, Any]) -> tuple:
             json.dumps(json.loads(row["params"]), sort_keys=True), int(row["seed"]))
 
 
-def _run_row(cfg: TrainConfig, budget: str, n_used: int, candidate: int, params: dict,
-             final: dict[str, float]) -> dict[str, Any]:
-    return {"dataset": cfg.dataset, "budget": budget, "n_labels": n_used, "method": cfg.method,
-            "candidate": candidate, "params": json.dumps(params, sort_keys=True),
-            "seed": cfg.seed, "val_error": final["val_error"], "test_error": final["test_error"],
-            "val_loss": final["val_loss"], "test_loss": final["test_loss"],
-            "train_loss": final["train_loss"]}
+@dataclass(frozen=True)
+class _Planned:
+    """One run of the grid."""
+
+    key: tuple
+    cfg: TrainConfig
+    budget: str
+    n_used: int
+    candidate: int
+    params: dict[str, Any]
+    fingerprint: str
+
+
+def _run_row(run: _Planned, final: dict[str, float] | None) -> dict[str, Any]:
+    """The runs.csv row of a run; ``final`` None: it diverged (errors NaN)."""
+    cfg = run.cfg
+    final = final or {}
+    return {"dataset": cfg.dataset, "budget": run.budget, "n_labels": run.n_used,
+            "method": cfg.method, "candidate": run.candidate,
+            "params": json.dumps(run.params, sort_keys=True), "seed": cfg.seed,
+            **{k: final.get(k, math.nan) for k in ("val_error", "test_error", "val_loss",
+                                                    "test_loss", "train_loss")},
+            "diverged": not final, "fingerprint": run.fingerprint}
+
+
+def _plan(config: CompareConfig, data: dict[str, Any],
+          identities: dict[str, Any], code: str) -> list[_Planned]:
+    plan = []
+    for dataset in config.datasets:
+        n_train = int(data[dataset].y_train.shape[0])
+        for budget in config.budgets:
+            label = _budget_label(budget)
+            n_used = n_train if budget is None else min(budget, n_train)
+            for method in config.methods:
+                for cand, params in enumerate(config.candidates(method)):
+                    for seed in config.seeds:
+                        cfg = config.base.replace(**params, dataset=dataset, method=method,
+                                                  n_labels=budget, seed=seed,
+                                                  eval_every=config.base.epochs)
+                        fp = rundir.fingerprint("train", {"train": cfg.to_dict(),
+                                                          "data": identities[dataset]}, code)
+                        key = (dataset, label, method, cand, json.dumps(params, sort_keys=True),
+                               seed)
+                        plan.append(_Planned(key, cfg, label, n_used, cand, params, fp))
+    return plan
+
+
+def _load_all(config: CompareConfig, splits: dict[str, Any] | None) -> dict[str, Any]:
+    data = {}
+    for dataset in config.datasets:
+        data[dataset] = (splits or {}).get(dataset)
+        if data[dataset] is None:
+            from shadownets.data import load_dataset
+
+            b = config.base
+            data[dataset] = load_dataset(dataset, data_dir=b.data_dir, download=b.download,
+                                         seed=b.data_seed, val_size=b.val_size)
+    return data
+
+
+def _old_rows(out: Path) -> list[dict[str, Any]]:
+    """The rows of a previous ``runs.csv`` (none without one)."""
+    return _old_rows_file(out / "runs.csv")
+
+
+def _old_rows_file(path: Path) -> list[dict[str, Any]]:
+    """The reusable rows of a runs CSV (none without one)."""
+    if not path.is_file():
+        return []
+    old = pd.read_csv(path, dtype={"budget": str, "params": str, "fingerprint": str})
+    if "fingerprint" not in old.columns:  # written before runs carried fingerprints
+        return []
+    old["diverged"] = old.get("diverged", False)
+    ok = old["params"].map(lambda p: isinstance(p, str)) & old["fingerprint"].map(
+        lambda f: isinstance(f, str))  # a damaged row is not reused (it is re-run)
+    return old[ok].to_dict("records")
 
 
 def compare(config: CompareConfig, *, out_dir: str | os.PathLike | None = None,
-            resume: bool = False, splits: dict[str, Any] | None = None,
+            resume: bool = False, overwrite: bool = False,
+            splits: dict[str, Any] | None = None,
             on_run: Callable[[dict[str, Any]], None] | None = None) -> CompareResult:
     """Run the whole comparison grid and summarise it.
 
@@ -433,11 +566,17 @@ def compare(config: CompareConfig, *, out_dir: str | os.PathLike | None = None,
     config : CompareConfig
     out_dir : path-like, optional
         Where runs.csv (rewritten after every run), cells.csv, diffs.csv, summary.json and
-        error_vs_labels.png go.
+        error_vs_labels.png go. Claimed first (:func:`shadownets.rundir.claim`, kind
+        ``"compare"``, settings :meth:`CompareConfig.claim_config`): a folder holding a run is
+        refused unless ``resume`` or ``overwrite``.
     resume : bool, default False
-        Skip runs already in ``out_dir/runs.csv`` (continue a killed comparison, or add seeds);
-        rows of that file that are not in this grid (other candidates, budgets, seeds) are
-        dropped.
+        Reuse the runs already in ``out_dir/runs.csv`` whose fingerprint (full TrainConfig,
+        data identity, code version) matches a planned run (continue a killed comparison,
+        add seeds, budgets or candidates, or re-summarise with other analysis settings);
+        rows of that file that are not in this grid are dropped. A different base
+        TrainConfig is refused.
+    overwrite : bool, default False
+        Replace the comparison in ``out_dir`` (removed once the data are loaded).
     splits : dict of str to DataSplits, optional
         Pre-loaded data per data-set name (default: ``load_dataset`` with ``config.base``).
     on_run : callable, optional
@@ -449,49 +588,77 @@ def compare(config: CompareConfig, *, out_dir: str | os.PathLike | None = None,
     """
     if not isinstance(config, CompareConfig):
         raise ValueError(f"config must be a CompareConfig; got {type(config).__name__}")
-    from shadownets.train.loop import fit
+    from shadownets.train.loop import (
+        _build_model,
+        _check_names,
+    )
 
+    if overwrite and out_dir is None:
+        raise ValueError("overwrite=True needs out_dir (the comparison folder to replace)")
+    if resume and overwrite:
+        raise rundir.OutDirError("give at most one of --resume and --overwrite")
+    models = {config.base.model} | {c.get("model", config.base.model) for m in config.methods
+                                    for c in config.candidates(m)}
+    for model in sorted(models):
+        _check_names(model, [d for d in config.datasets if d not in (splits or {})])
     out = Path(out_dir) if out_dir is not None else None
-    planned = {(d, _budget_label(b), m, c, json.dumps(p, sort_keys=True), s)
-               for d in config.datasets for b in config.budgets for m in config.methods
-               for c, p in enumerate(config.candidates(m)) for s in config.seeds}
-    rows: list[dict[str, Any]] = []
-    if resume and out is not None and (out / "runs.csv").is_file():
-        old = pd.read_csv(out / "runs.csv", dtype={"budget": str, "params": str})
-        rows = [r for r in old.to_dict("records") if _key(r) in planned]  # same grid only
-    done = {_key(r) for r in rows}
-    for dataset in config.datasets:
-        data = (splits or {}).get(dataset)
-        if data is None:
-            from shadownets.data import load_dataset
+    data: dict[str, Any] = {}
+    if overwrite:  # everything that can fail before the old comparison is removed
+        data = _load_all(config, splits)
+        _build_model(config.base, data[config.datasets[0]])
+    claim = None
+    if out is not None:
+        claim = rundir.claim(out, kind="compare", config=config.claim_config(),
+                             resume=resume, overwrite=overwrite)
+    try:
+        return _compare(config, out, claim, resume, data or _load_all(config, splits), on_run)
+    except BaseException:
+        if claim is not None:  # a replaced comparison is put back; a fresh empty claim undone
+            claim.abandon()
+        raise
 
-            b = config.base
-            data = load_dataset(dataset, data_dir=b.data_dir, download=b.download,
-                                seed=b.data_seed, val_size=b.val_size)
-        n_train = int(data.y_train.shape[0])
-        for budget in config.budgets:
-            label = _budget_label(budget)
-            n_used = n_train if budget is None else min(budget, n_train)
-            for method in config.methods:
-                for cand, params in enumerate(config.candidates(method)):
-                    for seed in config.seeds:
-                        key = (dataset, label, method, cand, json.dumps(params, sort_keys=True),
-                               seed)
-                        if key in done:
-                            continue
-                        cfg = config.base.replace(**params, dataset=dataset, method=method,
-                                                  n_labels=budget, seed=seed,
-                                                  eval_every=config.base.epochs)
-                        result = fit(cfg, splits=data, progress=False)
-                        row = _run_row(cfg, label, n_used, cand, params, result.final)
-                        rows.append(row)
-                        if out is not None:
-                            save_dataframe_csv(out / "runs.csv",
-                                               pd.DataFrame(rows, columns=RUN_COLUMNS))
-                        if on_run is not None:
-                            on_run(row)
-    runs = pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+def _compare(config: CompareConfig, out: Path | None, claim: rundir.Claim | None, resume: bool,
+             data: dict[str, Any],
+             on_run: Callable[[dict[str, Any]], None] | None) -> CompareResult:
+    from shadownets.train.loop import TrainingDiverged, data_identity, fit
+
+    identities = {name: data_identity(d) for name, d in data.items()}
+    if claim is not None:
+        claim.check_data(identities, partial=True)  # data sets may be added on resume
+    code = rundir.code_version()
+    plan = _plan(config, data, identities, code)
+    wanted = {run.key: run.fingerprint for run in plan}
+    rows: list[dict[str, Any]] = []
+    if resume and out is not None:
+        previous = _old_rows(out)
+        rows = [r for r in previous
+                if wanted.get(_key(r)) == r["fingerprint"]]  # same run, same settings only
+        # finished runs outside this grid (fewer seeds, other code) are kept, not dropped
+        kept = [r for r in previous if wanted.get(_key(r)) != r["fingerprint"]]
+        if kept:
+            old_kept = _old_rows_file(out / "runs_kept.csv")
+            seen = {(_key(r), r["fingerprint"]) for r in kept}
+            kept += [r for r in old_kept if (_key(r), r["fingerprint"]) not in seen]
+            save_dataframe_csv(out / "runs_kept.csv", pd.DataFrame(kept,
+                                                                   columns=RUNS_FILE_COLUMNS))
+    done = {_key(r) for r in rows}
+    for run in plan:
+        if run.key in done:
+            continue
+        try:
+            final = fit(run.cfg, splits=data[run.cfg.dataset], progress=False).final
+        except TrainingDiverged:
+            final = None
+        row = _run_row(run, final)
+        rows.append(row)
+        if out is not None:
+            save_dataframe_csv(out / "runs.csv", pd.DataFrame(rows, columns=RUNS_FILE_COLUMNS))
+        if on_run is not None:
+            on_run(row)
+    runs = pd.DataFrame(rows, columns=RUNS_FILE_COLUMNS)
     runs["budget"] = runs["budget"].astype(str)
+    runs["diverged"] = runs["diverged"].astype(bool)
     cells, diffs, summary = summarise(runs, config.reference, config.confidence,
                                       margin=config.margin, alpha=config.alpha,
                                       correction=config.correction, power=config.power)
@@ -509,4 +676,9 @@ def compare(config: CompareConfig, *, out_dir: str | os.PathLike | None = None,
         atomic_write_text(out / "tables.md", markdown_tables(cells, diffs) + "\n"
                           + candidates_table(runs))
         save_figure(out / "error_vs_labels.png", plot_error_vs_labels(cells))
+    if claim is not None:
+        claim.finish(plan=summary["config"],
+                     analysis={k: summary[k] for k in ("reference", "confidence", "margin",
+                                                      "alpha", "correction", "power")},
+                     runs=len(runs), diverged=int(runs["diverged"].sum()))
     return CompareResult(runs=runs, cells=cells, diffs=diffs, summary=summary)

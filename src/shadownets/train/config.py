@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from shadownets.train.augment import ShadowConfig
 
-__all__ = ["METHODS", "OPTIMIZERS", "TrainConfig"]
+__all__ = ["METHODS", "OPTIMIZERS", "METHOD_FIELDS", "OPTIMIZER_FIELDS", "TrainConfig"]
 
 #: Training methods: plain, dropout, Gaussian input noise (the fair control) and shadow data.
 METHODS = ("plain", "dropout", "input-noise", "shadow")
 OPTIMIZERS = ("adam", "sgd")
+
+_AUG = ("aug_weight", "n_aug", "warmup_epochs")
+_SHADOW = ("shadow_layer", "shadow_rho", "shadow_alpha", "shadow_source", "shadow_unpool",
+           "shadow_match", "calib_size")
+#: The TrainConfig fields each method reads (every other method-specific field is unused).
+METHOD_FIELDS: dict[str, tuple[str, ...]] = {
+    "plain": (),
+    "dropout": ("dropout",),
+    "input-noise": (*_AUG, "noise_std"),
+    "shadow": (*_AUG, *_SHADOW),
+}
+#: The TrainConfig fields each optimizer reads (beyond lr and weight_decay).
+OPTIMIZER_FIELDS: dict[str, tuple[str, ...]] = {"adam": (), "sgd": ("momentum",)}
 
 
 def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
@@ -20,17 +34,36 @@ def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
         raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
 
 
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value)
+
+
 def _nonneg_float(name: str, value: Any, strict: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
-        value > 0 if strict else value >= 0)
-    if not ok:
+    if not (_is_real(value) and (value > 0 if strict else value >= 0)):
         raise ValueError(f"{name} must be a {'positive' if strict else 'non-negative'} float; "
-                         f"got {value!r}")
+                         f"got {value!r}{_why(value)}")
+
+
+def _why(value: Any) -> str:
+    return " (not finite)" if isinstance(value, float) and not math.isfinite(value) else ""
+
+
+def _unit_float(name: str, value: Any, interval: str) -> None:
+    """``value`` finite and in ``interval``: "[0, 1)" or "(0, 1]"."""
+    ok = _is_real(value) and (0.0 <= value < 1.0 if interval == "[0, 1)" else 0.0 < value <= 1.0)
+    if not ok:
+        raise ValueError(f"{name} must be a float in {interval}; got {value!r}{_why(value)}")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """One training run. Fields not used by ``method`` are ignored (but recorded).
+    """One training run. Fields not used by ``method`` are ignored (but recorded); see
+    :data:`METHOD_FIELDS` for which fields each method reads (the CLI refuses the others).
+
+    Every number is checked on creation: finite and in range (``lr > 0``; ``weight_decay``,
+    ``aug_weight``, ``noise_std >= 0``; ``momentum`` and ``dropout`` in [0, 1); ``shadow_rho``
+    in (0, 1]; a float ``shadow_alpha > 0``; counts >= 1 or >= 0), whatever the method.
 
     The training set is ``n_labels`` examples of the data set's train split, chosen stratified
     with ``seed``; the same ``seed`` also draws the initial weights, the batch order and all
@@ -91,12 +124,14 @@ class TrainConfig:
         for name in ("seed", "data_seed", "warmup_epochs"):
             _positive_int(name, getattr(self, name), minimum=0)
         _nonneg_float("lr", self.lr, strict=True)
-        for name in ("momentum", "weight_decay", "aug_weight", "noise_std"):
+        for name in ("weight_decay", "aug_weight", "noise_std"):
             _nonneg_float(name, getattr(self, name))
-        if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be a float in [0, 1); got {self.dropout!r}")
-        if self.method == "shadow":
-            self.shadow_config()  # validates the shadow knobs
+        _unit_float("momentum", self.momentum, "[0, 1)")
+        _unit_float("dropout", self.dropout, "[0, 1)")
+        _unit_float("shadow_rho", self.shadow_rho, "(0, 1]")
+        if not isinstance(self.shadow_alpha, str):
+            _nonneg_float("shadow_alpha", self.shadow_alpha, strict=True)
+        self.shadow_config()  # validates the shadow knobs (whatever the method)
 
     def shadow_config(self) -> ShadowConfig:
         """The shadow knobs as a :class:`ShadowConfig` (validated)."""
@@ -125,5 +160,9 @@ class TrainConfig:
         return cls(**data)
 
     def replace(self, **changes: Any) -> TrainConfig:
-        """A copy with ``changes`` applied (validated)."""
+        """A copy with ``changes`` applied (validated); unknown fields raise ``ValueError``."""
+        names = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - names)
+        if unknown:
+            raise ValueError(f"unknown TrainConfig fields {unknown}; allowed: {sorted(names)}")
         return dataclasses.replace(self, **changes)

@@ -15,27 +15,43 @@ Loss. ``CE(real) + λ · CE(augmented)`` with one forward pass over the concaten
 ``input-noise`` adds Gaussian noise to ``n_aug`` copies of each input, ``shadow`` draws ``n_aug``
 shadows per input from the net's shadow net (after ``warmup_epochs`` of plain training; α is
 re-calibrated at every epoch start).
+
+Run folders. With ``out_dir``, :func:`fit` first claims the folder with
+:func:`shadownets.rundir.claim` (kind ``"train"``, the full config): a folder holding a run is
+refused unless ``resume`` (same config and code) or ``overwrite``. Each epoch is then committed
+as a whole — checkpoint, weights, state, ``metrics.csv`` and, after the last epoch,
+``summary.json`` (see :mod:`shadownets.train.checkpoint`). Under torchrun only rank 0 claims
+and writes; its errors are raised on every rank.
+
+Divergence. An epoch whose training loss is not finite stops the run with
+:class:`TrainingDiverged` (a ``ValueError``); nothing of that epoch is written and the folder's
+``run.json`` says ``"status": "diverged"``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from shadownets.io import save_dataframe_csv, save_json, to_jsonable
+from shadownets import rundir
+from shadownets.io import to_jsonable
 from shadownets.train.augment import ShadowAugmenter
 from shadownets.train.checkpoint import (
-    CHECKPOINT_FILE,
+    Checkpoint,
+    clean_stale,
+    has_checkpoint,
     load_checkpoint,
     load_optimizer_tensors,
     save_checkpoint,
@@ -43,14 +59,16 @@ from shadownets.train.checkpoint import (
 from shadownets.train.config import TrainConfig
 from shadownets.train.distributed import (
     DistInfo,
-    barrier,
     setup_distributed,
     teardown_distributed,
     weight_spread,
 )
-from shadownets.train.models import ZooNet, create_model
+from shadownets.train.models import ZooNet, create_model, list_models
 
-__all__ = ["RunResult", "fit", "evaluate", "select_labeled"]
+__all__ = ["RunResult", "TrainingDiverged", "fit", "evaluate", "select_labeled",
+           "data_identity"]
+
+T = TypeVar("T")
 
 METRICS_FILE = "metrics.csv"
 SUMMARY_FILE = "summary.json"
@@ -85,6 +103,35 @@ class RunResult:
     out_dir: Path | None = None
     world_size: int = 1
     weight_spread: float = 0.0
+
+
+class TrainingDiverged(ValueError):
+    """The training loss became non-finite (NaN or infinite): the run was stopped.
+
+    Attributes
+    ----------
+    epoch : int
+        The (1-based) epoch in which it happened; nothing of it was saved.
+    """
+
+    def __init__(self, message: str, epoch: int) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+
+
+def data_identity(splits: Any) -> dict[str, Any]:
+    """What identifies a data set's splits: name, shapes, sizes and a sha256 of all tensors."""
+    digest = hashlib.sha256()
+    sizes = {}
+    for split in ("train", "val", "test"):
+        for kind in ("x", "y"):
+            t = getattr(splits, f"{kind}_{split}").detach().cpu().contiguous()
+            digest.update(f"{kind}_{split}{t.dtype}{tuple(t.shape)}".encode())
+            digest.update(t.reshape(-1).view(torch.uint8).numpy())
+        sizes[split] = int(getattr(splits, f"y_{split}").shape[0])
+    return {"name": getattr(splits, "name", None), "input_shape": list(splits.input_shape),
+            "num_classes": int(splits.num_classes), "sizes": sizes,
+            "sha256": digest.hexdigest()[:16]}
 
 
 def _derive(*keys: int) -> int:
@@ -147,7 +194,9 @@ def _augment(cfg: TrainConfig, aug: ShadowAugmenter | None, epoch: int, xb: torc
 
 def _train_epoch(cfg: TrainConfig, model: nn.Module, ddp_model: nn.Module,
                  opt: torch.optim.Optimizer, aug: ShadowAugmenter | None, x: torch.Tensor,
-                 y: torch.Tensor, epoch: int, info: DistInfo) -> dict[str, float]:
+                 y: torch.Tensor, epoch: int,
+                 info: DistInfo) -> tuple[dict[str, float], float | None]:
+    """One epoch; returns its mean metrics and the first non-finite loss (None if none)."""
     n = int(x.shape[0])
     batch = min(cfg.batch_size, n)
     steps = cfg.steps_per_epoch or math.ceil(n / batch)
@@ -158,6 +207,7 @@ def _train_epoch(cfg: TrainConfig, model: nn.Module, ddp_model: nn.Module,
         aug.refresh(x[:cfg.calib_size])
     model.train()
     sums = {"train_loss": 0.0, "aug_loss": 0.0, "train_error": 0.0}
+    bad: float | None = None
     for idx in _batches(n, batch, steps, g_data):
         idx = idx[info.rank::info.world_size].to(x.device)
         xb, yb = x[idx], y[idx]
@@ -173,9 +223,14 @@ def _train_epoch(cfg: TrainConfig, model: nn.Module, ddp_model: nn.Module,
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        value = float(loss.detach())
         sums["train_loss"] += float(loss_real.detach())
         sums["train_error"] += float((logits[:len(yb)].argmax(1) != yb).float().mean())
-    return {k: v / steps for k, v in sums.items()}
+        if not math.isfinite(value) and bad is None:
+            bad = value
+            if not info.distributed:  # alone: stop now (under DDP every rank ends the epoch)
+                break
+    return {k: v / steps for k, v in sums.items()}, bad
 
 
 def _progress(total: int, start: int, enabled: bool):
@@ -199,9 +254,55 @@ def _load_data(cfg: TrainConfig, splits: Any) -> Any:
                         seed=cfg.data_seed, val_size=cfg.val_size)
 
 
-def _resume_state(cfg: TrainConfig, out_dir: Path, model: nn.Module,
+def _check_names(model: str, datasets: list[str]) -> None:
+    """Refuse unknown model / data set names before a run folder is claimed."""
+    if model not in list_models():
+        raise ValueError(f"unknown model {model!r}; known models: {', '.join(list_models())}")
+    from shadownets.data.registry import get_loader
+
+    for name in datasets:
+        get_loader(name)
+
+
+def _build_model(cfg: TrainConfig, splits: Any) -> ZooNet:
+    return create_model(cfg.model, tuple(splits.input_shape), int(splits.num_classes),
+                        **cfg.effective_model_kwargs())
+
+
+def _on_main(info: DistInfo, func: Callable[[], T]) -> T | None:
+    """Run ``func`` on rank 0 only; its error is raised on every rank (none is left waiting).
+
+    Returns ``func()`` on rank 0 and None on the other ranks.
+    """
+    if not info.distributed:
+        return func()
+    import torch.distributed as dist
+
+    value, box = None, [None]
+    if info.is_main:
+        try:
+            value = func()
+        except Exception as exc:  # passed on to the other ranks, then raised here too
+            box = [exc]
+    dist.broadcast_object_list(box, src=0)
+    if box[0] is not None:
+        raise box[0]
+    return value
+
+
+def _any_rank(flag: bool, info: DistInfo) -> bool:
+    """Whether ``flag`` is true on any rank."""
+    if not info.distributed:
+        return flag
+    import torch.distributed as dist
+
+    t = torch.tensor([1.0 if flag else 0.0], device=info.device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)
+
+
+def _resume_state(cfg: TrainConfig, out_dir: Path, ckpt: Checkpoint, model: nn.Module,
                   opt: torch.optim.Optimizer) -> tuple[int, list[dict[str, float]]]:
-    ckpt = load_checkpoint(out_dir / CHECKPOINT_FILE)
     saved = ckpt.state.get("config", {})
     mine = json.loads(json.dumps(to_jsonable(cfg.to_dict())))
     diff = sorted(k for k in set(saved) | set(mine) if saved.get(k) != mine.get(k))
@@ -214,9 +315,9 @@ def _resume_state(cfg: TrainConfig, out_dir: Path, model: nn.Module,
 
 
 def fit(config: TrainConfig, *, splits: Any = None, out_dir: str | os.PathLike | None = None,
-        resume: bool = False, stop_after: int | None = None, device: str | None = None,
-        progress: bool = True) -> RunResult:
-    """Train one model as ``config`` says; optionally checkpoint every epoch into ``out_dir``.
+        resume: bool = False, overwrite: bool = False, stop_after: int | None = None,
+        device: str | None = None, progress: bool = True) -> RunResult:
+    """Train one model as ``config`` says; optionally commit every epoch into ``out_dir``.
 
     Parameters
     ----------
@@ -225,11 +326,18 @@ def fit(config: TrainConfig, *, splits: Any = None, out_dir: str | os.PathLike |
         Pre-loaded data (x_* of shape (N, C, H, W), y_* of shape (N,)); default: loaded with
         :func:`shadownets.data.load_dataset` from ``config``.
     out_dir : path-like, optional
-        Run folder: checkpoint.safetensors, model.safetensors, state.json, metrics.csv and
-        summary.json are written there (atomically, by rank 0, after every epoch).
+        Run folder, claimed first (:func:`shadownets.rundir.claim`, kind ``"train"``): a
+        folder that holds a run is refused unless ``resume`` or ``overwrite``. After every
+        epoch rank 0 commits checkpoint.safetensors, model.safetensors, state.json,
+        metrics.csv (and, after the last, summary.json) together; ``run.json`` records the
+        config, code version, data identity and status.
     resume : bool, default False
-        Continue from ``out_dir``'s checkpoint (same config required); a finished run returns
-        at once. Without a checkpoint the run starts from scratch.
+        Continue the run in ``out_dir`` (same config, data and code required); a finished
+        run returns at once. A new or empty folder (or one without a committed epoch) starts
+        from scratch.
+    overwrite : bool, default False
+        Replace the run in ``out_dir`` (its files are removed once the data and model have
+        been checked).
     stop_after : int, optional
         Stop after this many epochs in total (simulates a killed run; used by tests).
     device : str, optional
@@ -240,24 +348,66 @@ def fit(config: TrainConfig, *, splits: Any = None, out_dir: str | os.PathLike |
     Returns
     -------
     RunResult
+
+    Raises
+    ------
+    TrainingDiverged
+        The training loss became non-finite (the run is stopped).
+    shadownets.rundir.OutDirError
+        ``out_dir`` cannot be used as asked.
     """
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig; got {type(config).__name__}")
     if resume and out_dir is None:
         raise ValueError("resume=True needs out_dir (the run folder to continue)")
+    if overwrite and out_dir is None:
+        raise ValueError("overwrite=True needs out_dir (the run folder to replace)")
+    if resume and overwrite:
+        raise rundir.OutDirError("give at most one of --resume and --overwrite")
     if stop_after is not None and (not isinstance(stop_after, int) or stop_after < 0):
         raise ValueError(f"stop_after must be an int >= 0; got {stop_after!r}")
+    _check_names(config.model, [config.dataset] if splits is None else [])
     out = Path(out_dir) if out_dir is not None else None
     info = setup_distributed(device)
     try:
-        with torch.random.fork_rng(devices=[]):
-            return _fit(config, _load_data(config, splits), out, resume, stop_after, info,
-                        progress)
+        claim, ckpt = None, None
+        if resume and out is not None and has_checkpoint(out):
+            ckpt = load_checkpoint(out)  # a corrupt checkpoint is refused before the claim
+        if out is not None:
+            if overwrite:  # everything that can fail before the old run is removed
+                splits = _load_data(config, splits)
+                _build_model(config, splits)
+            claim = _on_main(info, lambda: _claim(out, config, resume, overwrite))
+        try:
+            data = _load_data(config, splits)
+            if out is not None:
+                _on_main(info, lambda: claim.check_data(data_identity(data)))
+            with torch.random.fork_rng(devices=[]):
+                result = _fit(config, data, out, ckpt, stop_after, info, progress)
+        except TrainingDiverged as exc:
+            if claim is not None:
+                claim.end("diverged", diverged={"epoch": exc.epoch, "message": str(exc)})
+            raise
+        except BaseException:
+            if claim is not None:  # a replaced run is put back; a fresh empty claim undone
+                claim.abandon()
+            raise
+        if claim is not None and len(result.history) == config.epochs:
+            claim.finish(final=result.final, world_size=result.world_size,
+                         weight_spread=result.weight_spread)
+        return result
     finally:
         teardown_distributed(info)
 
 
-def _fit(cfg: TrainConfig, splits: Any, out: Path | None, resume: bool,
+def _claim(out: Path, cfg: TrainConfig, resume: bool, overwrite: bool) -> rundir.Claim:
+    claim = rundir.claim(out, kind="train", config=cfg.to_dict(), resume=resume,
+                         overwrite=overwrite)
+    clean_stale(out)  # what an interrupted commit left
+    return claim
+
+
+def _fit(cfg: TrainConfig, splits: Any, out: Path | None, ckpt: Checkpoint | None,
          stop_after: int | None, info: DistInfo, progress: bool) -> RunResult:
     dev = info.device
     idx = select_labeled(splits, cfg.n_labels, cfg.seed)
@@ -265,12 +415,11 @@ def _fit(cfg: TrainConfig, splits: Any, out: Path | None, resume: bool,
     x_val, y_val = splits.x_val.to(dev), splits.y_val.to(dev)
     x_test, y_test = splits.x_test.to(dev), splits.y_test.to(dev)
     torch.manual_seed(_derive(cfg.seed, 0, 3))  # initial weights: same on every rank
-    model = create_model(cfg.model, tuple(splits.input_shape), int(splits.num_classes),
-                         **cfg.effective_model_kwargs()).to(dev)
+    model = _build_model(cfg, splits).to(dev)
     opt = _make_optimizer(cfg, model)
     start, history = 0, []
-    if resume and out is not None and (out / CHECKPOINT_FILE).is_file():
-        start, history = _resume_state(cfg, out, model, opt)
+    if ckpt is not None and out is not None:
+        start, history = _resume_state(cfg, out, ckpt, model, opt)
     ddp_model: nn.Module = model
     if info.distributed:
         ddp_model = nn.parallel.DistributedDataParallel(
@@ -284,11 +433,21 @@ def _fit(cfg: TrainConfig, splits: Any, out: Path | None, resume: bool,
                               std=getattr(splits, "std", None), example_input=x[:2])
     last = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
     bar = _progress(cfg.epochs, start, progress and info.is_main)
+    spread = None
     try:
         for epoch in range(start, last):
             row: dict[str, float] = {"epoch": epoch + 1}
             tic = time.perf_counter()
-            row.update(_train_epoch(cfg, model, ddp_model, opt, aug, x, y, epoch, info))
+            metrics, bad = _train_epoch(cfg, model, ddp_model, opt, aug, x, y, epoch, info)
+            if _any_rank(bad is not None, info):
+                raise TrainingDiverged(
+                    f"training diverged: the loss became {bad if bad is not None else 'nan'} "
+                    f"in epoch {epoch + 1} ({cfg.method}, {cfg.optimizer} lr={cfg.lr:g}, "
+                    f"weight_decay={cfg.weight_decay:g}); nothing of that epoch was saved — "
+                    f"lower the learning rate"
+                    + (" or the augmentation weight" if cfg.method in ("input-noise", "shadow")
+                       else ""), epoch + 1)
+            row.update(metrics)
             row["train_seconds"] = time.perf_counter() - tic
             if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
                 row["val_loss"], row["val_error"] = evaluate(model, x_val, y_val)
@@ -296,30 +455,37 @@ def _fit(cfg: TrainConfig, splits: Any, out: Path | None, resume: bool,
             else:
                 row.update(val_loss=None, val_error=None, test_loss=None, test_error=None)
             history.append(row)
-            if out is not None and info.is_main:
-                _write_epoch(out, cfg, model, opt, epoch + 1, history)
-            barrier(info)
+            summary = None
+            if epoch + 1 == cfg.epochs:
+                spread = weight_spread(model, info)
+                summary = {"config": cfg.to_dict(), "final": dict(row),
+                           "world_size": info.world_size, "weight_spread": spread}
+            if out is not None:
+                _on_main(info, lambda e=epoch, s=summary: _write_epoch(
+                    out, cfg, model, opt, e + 1, history, s))
             if bar is not None:
                 bar.advance(bar.task_ids[0])
     finally:
         if bar is not None:
             bar.stop()
-    spread = weight_spread(model, info)
+    if spread is None:
+        spread = weight_spread(model, info)
     final = dict(history[-1]) if history else {}
-    if out is not None and info.is_main and len(history) == cfg.epochs:
-        save_json(out / SUMMARY_FILE, {"config": cfg.to_dict(), "final": final,
-                                         "world_size": info.world_size,
-                                         "weight_spread": spread})
     return RunResult(config=cfg, history=history, final=final, model=model.cpu().eval(),
                      out_dir=out, world_size=info.world_size, weight_spread=spread)
 
 
 def _write_epoch(out: Path, cfg: TrainConfig, model: nn.Module, opt: torch.optim.Optimizer,
-                 epoch: int, history: list[dict[str, float]]) -> None:
+                 epoch: int, history: list[dict[str, float]],
+                 summary: dict[str, Any] | None) -> None:
+    """Commit the epoch: checkpoint, weights, state, metrics.csv (and summary.json) at once."""
     import pandas as pd
 
     rng = {"torch": torch.get_rng_state()}
     state = {"config": cfg.to_dict(), "epoch": epoch, "history": history,
              "rng_scheme": "per-epoch generators seeded from (seed, epoch, stream)"}
-    save_checkpoint(out, model, opt, state, rng=rng)
-    save_dataframe_csv(out / METRICS_FILE, pd.DataFrame(history))
+    files = {METRICS_FILE: pd.DataFrame(history).to_csv(index=False).encode()}
+    if summary is not None:
+        files[SUMMARY_FILE] = (json.dumps(to_jsonable(summary), indent=2, allow_nan=False)
+                               + "\n").encode()
+    save_checkpoint(out, model, opt, state, rng=rng, files=files)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shadownets.report.base import Context, Judgement, PartOutput, register_part
+from shadownets.report.base import Context, Judgement, PartOutput, register_part, reuse_mode
 from shadownets.stats import Estimate
 
 __all__ = ["TrainingRule", "RULE", "judge"]
@@ -220,7 +220,7 @@ def training(ctx: Context) -> PartOutput:
 
     folder = ctx.part_dir(NAME)
     cfg = _config(ctx)
-    compare(cfg, out_dir=folder, resume=True)
+    compare(cfg, out_dir=folder, **reuse_mode(folder))
     b = cfg.base
     return PartOutput(
         tables=[{"title": "Test error per method (selected candidate, mean ± std over seeds)",
