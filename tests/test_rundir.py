@@ -188,3 +188,36 @@ def test_check_data_partial_lets_a_comparison_add_data_sets(tmp_path):
     third = claim(out, kind="compare", config={}, code="v1", resume=True)
     with pytest.raises(OutDirError, match="other data"):
         third.check_data({"digits": "zz"}, partial=True)
+
+
+def test_a_folder_claimed_meanwhile_by_another_run_is_refused(tmp_path, monkeypatch):
+    import shadownets.rundir as rd
+
+    out = tmp_path / "run"
+    real = rd.check_out
+
+    raced = []
+
+    def racing(*args, **kwargs):  # another process claims the folder after our checks
+        result = real(*args, **kwargs)
+        if not raced:
+            raced.append(True)
+            claim(out, kind="train", config={"other": 1}, code="v1")
+        return result
+
+    monkeypatch.setattr(rd, "check_out", racing)
+    with pytest.raises(OutDirError, match="claimed by another run just now"):
+        rd.claim(out, kind="train", config={}, code="v1")
+    monkeypatch.undo()
+    assert read_run(out)["config"] == {"other": 1}
+
+
+def test_resuming_a_finished_run_leaves_its_record_as_it_was(tmp_path):
+    out = tmp_path / "run"
+    c = claim(out, kind="train", config={}, code="v1")
+    c.check_data({"sha": "a"})
+    c.finish()
+    before = (out / RUN_FILE).read_bytes()
+    again = claim(out, kind="train", config={}, code="v1", resume=True)
+    again.check_data({"sha": "a"})
+    assert (out / RUN_FILE).read_bytes() == before

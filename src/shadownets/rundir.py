@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shadownets.io import atomic_write_text, to_jsonable
+from shadownets.io import atomic_write_text, atomic_write_with, to_jsonable
 
 __all__ = ["RUN_FILE", "OutDirError", "Claim", "claim", "check_out", "code_version",
            "fingerprint",
@@ -159,9 +159,17 @@ class Claim:
             except OSError:
                 pass
 
-    def _write(self) -> None:
-        atomic_write_text(self.out / RUN_FILE,
-                          json.dumps(to_jsonable(self.record), indent=2, allow_nan=False) + "\n")
+    def _write(self, *, first: bool = False) -> None:
+        text = json.dumps(to_jsonable(self.record), indent=2, allow_nan=False) + "\n"
+        if not first:
+            atomic_write_text(self.out / RUN_FILE, text)
+            return
+        try:  # the claim itself: fails if another process claimed the folder meanwhile
+            atomic_write_with(self.out / RUN_FILE,
+                              lambda p: p.write_text(text, encoding="utf-8"), replace=False)
+        except FileExistsError:
+            raise OutDirError(f"--out {self.out} was claimed by another run just now; use "
+                              "another folder") from None
 
     def check_data(self, identity: dict[str, Any], *, partial: bool = False) -> None:
         """Record the data's identity; on resume refuse data other than the first run's
@@ -180,6 +188,9 @@ class Claim:
             diff = first_difference(old_c, new_c)
             raise OutDirError(f"--resume: {self.out} was made from other data ({diff}); use "
                               f"the same data, --overwrite, or another folder")
+        if self.resumed and old is not None and old == to_jsonable(identity) and \
+                self.record.get("status") == "finished":
+            return  # resuming a finished run with the same data: its record stays as it is
         self.record["data"] = to_jsonable(identity)
         self.record["status"] = "running"
         self._write()
@@ -306,7 +317,7 @@ def claim(out: str | os.PathLike, *, kind: str, config: dict[str, Any], resume: 
     c = Claim(out, kind, config, code, resumed, record, created, backup)
     if not resumed:  # a fresh run reserves the folder at once; a resumed run's record is
         record["status"] = "running"  # updated only once its data are accepted (check_data)
-        c._write()
+        c._write(first=True)
     return c
 
 
