@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shadownets.io import atomic_write_text, atomic_write_with, to_jsonable
+from shadownets import io as _io
+from shadownets.io import atomic_write_text, to_jsonable
 
 __all__ = ["RUN_FILE", "OutDirError", "Claim", "claim", "check_out", "code_version",
            "fingerprint",
@@ -165,8 +166,8 @@ class Claim:
             atomic_write_text(self.out / RUN_FILE, text)
             return
         try:  # the claim itself: fails if another process claimed the folder meanwhile
-            atomic_write_with(self.out / RUN_FILE,
-                              lambda p: p.write_text(text, encoding="utf-8"), replace=False)
+            _io.atomic_write_with(self.out / RUN_FILE,
+                                  lambda p: p.write_text(text, encoding="utf-8"), replace=False)
         except FileExistsError:
             raise OutDirError(f"--out {self.out} was claimed by another run just now; use "
                               "another folder") from None
