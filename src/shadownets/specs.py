@@ -18,6 +18,7 @@ and a ``"module."`` prefix (DistributedDataParallel) is stripped when the model 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -45,6 +46,23 @@ Resolver = Callable[[str, dict], nn.Module]
 _PREFIXES: dict[str, Resolver] = {}
 #: Prefixes whose resolver is registered by importing a module (imported on first use).
 _LAZY_PREFIXES: dict[str, str] = {"zoo": "shadownets.train"}
+
+#: Messages of torch / the C allocator when an allocation fails: such errors are not the
+#: user's code failing and are passed on unchanged (the CLI reports them as "not enough memory").
+_OOM = re.compile(r"out of memory|can't allocate memory|not enough memory", re.IGNORECASE)
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError)
+                                            and bool(_OOM.search(str(exc))))
+
+
+def _exc_text(exc: BaseException, limit: int = 300) -> str:
+    """``TypeName: message`` on one line, cut to ``limit`` characters."""
+    text = " ".join(str(exc).split())
+    text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
 
 _SPEC_HELP = ("expected 'package.module:factory', 'path/to/file.py:factory' or "
               "'PREFIX:NAME' with a registered prefix")
@@ -85,12 +103,23 @@ def _import_target(target: str) -> Any:
         if spec is None or spec.loader is None:
             raise ValueError(f"spec: cannot load {target} as a Python module")
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:  # the user's file: SyntaxError, errors raised at import, ...
+            if _is_oom(exc):
+                raise
+            raise ValueError(f"spec: {_exc_text(exc)} while importing {target}; fix the file "
+                             "and try again") from exc
         return module
     try:
         return importlib.import_module(target)
     except ImportError as exc:
         raise ValueError(f"spec: cannot import module {target!r}: {exc}") from exc
+    except Exception as exc:  # the user's module raised while being imported
+        if _is_oom(exc):
+            raise
+        raise ValueError(f"spec: {_exc_text(exc)} while importing module {target!r}; fix the "
+                         "module and try again") from exc
 
 
 def _resolve_factory(spec: str) -> Callable[..., Any]:
@@ -122,14 +151,20 @@ def build_model(spec: str, kwargs: dict | None = None) -> nn.Module:
     prefix, _, rest = spec.partition(":")
     if prefix not in _PREFIXES and prefix in _LAZY_PREFIXES:
         importlib.import_module(_LAZY_PREFIXES[prefix])  # registers the prefix
-    if prefix in _PREFIXES:
-        model = _PREFIXES[prefix](rest, kwargs)
-    else:
-        factory = _resolve_factory(spec)
-        try:
-            model = factory(**kwargs)
-        except TypeError as exc:
-            raise ValueError(f"kwargs: {spec} rejected {kwargs}: {exc}") from exc
+    factory = (functools.partial(_PREFIXES[prefix], rest, kwargs) if prefix in _PREFIXES
+               else functools.partial(_resolve_factory(spec), **kwargs))
+    try:
+        model = factory()
+    except (ValueError, OSError, NotImplementedError):  # already one clear line
+        raise
+    except Exception as exc:  # the user's factory (or a stored spec) failed
+        if _is_oom(exc):
+            raise
+        if isinstance(exc, TypeError) and kwargs:  # most often a keyword it does not take
+            raise ValueError(f"kwargs: {spec} rejected {kwargs}: {_exc_text(exc)} while "
+                             f"calling {spec}; check --model-kwargs") from exc
+        raise ValueError(f"spec: {_exc_text(exc)} while calling {spec} with {kwargs}; fix the "
+                         "factory or its keyword arguments") from exc
     if not isinstance(model, nn.Module):
         raise ValueError(f"spec: {spec} returned {type(model).__name__}, not a torch.nn.Module")
     return model
@@ -211,7 +246,8 @@ def _unreadable(path: Path, exc: Exception) -> str:
     if len(text) > 300:
         text = text[:297] + "..."
     return (f"weights: cannot read {path} as safetensors or a torch checkpoint: "
-            f"{text or type(exc).__name__}")
+            f"{text or type(exc).__name__}; give a file written with "
+            "torch.save(model.state_dict(), path) or safetensors.torch.save_file(...)")
 
 
 def _brief(items: list[str], limit: int = 5) -> str:
@@ -240,8 +276,23 @@ def apply_state_dict(model: nn.Module, state: Mapping[str, Tensor],
         if shapes:
             parts.append(f"shape mismatches ({len(shapes)}): {_brief(shapes)}")
         raise ValueError(f"{source}: state dict does not match the model: " + "; ".join(parts))
-    model.load_state_dict(state)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:  # e.g. a tensor the model's own load hook refuses
+        if _is_oom(exc):
+            raise
+        raise ValueError(f"{source}: state dict does not match the model: "
+                         f"{_exc_text(exc)}") from exc
     return model
+
+
+def _check_finite(model: nn.Module) -> None:
+    """Refuse a model with NaN or inf in a parameter or floating buffer (names the first)."""
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() or tensor.is_complex():
+            if not bool(torch.isfinite(tensor).all()):
+                raise ValueError(f"model has non-finite weights in {name} (NaN or inf); "
+                                 "use weights from a run that did not diverge")
 
 
 def load_model(spec: str, kwargs: dict | None = None,
@@ -261,8 +312,15 @@ def load_model(spec: str, kwargs: dict | None = None,
     -------
     nn.Module
         On CPU, in eval mode.
+
+    Raises
+    ------
+    ValueError
+        A bad spec, an error raised while importing the module or calling the factory, weights
+        that do not fit, or non-finite weights.
     """
     model = build_model(spec, kwargs)
     if weights is not None:
         apply_state_dict(model, load_state_dict(weights), source=f"weights {weights}")
+    _check_finite(model)
     return model.eval()

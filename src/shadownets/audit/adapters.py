@@ -103,8 +103,12 @@ def _load_folder(root: Path, input_shape: tuple[int, ...]) -> torch.Tensor:
         import tempfile
 
         with tempfile.TemporaryDirectory() as tmp:
-            os.symlink(root.resolve(), Path(tmp) / "images")
-            x, _, _ = load_image_folder(tmp, size=(h, w), grayscale=c == 1)
+            link = Path(tmp) / "images"
+            os.symlink(root.resolve(), link)
+            try:
+                x, _, _ = load_image_folder(tmp, size=(h, w), grayscale=c == 1)
+            except ValueError as exc:  # name the user's folder, not the temporary link
+                raise ValueError(str(exc).replace(str(link), str(root))) from exc
     mean = torch.tensor(IMAGENET_MEAN[:c] if c == 3 else (0.5,)).reshape(1, c, 1, 1)
     std = torch.tensor(IMAGENET_STD[:c] if c == 3 else (0.5,)).reshape(1, c, 1, 1)
     return (x - mean) / std

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -14,7 +16,7 @@ import typer
 from shadownets.io import to_jsonable
 
 __all__ = ["handle_errors", "progress", "step_progress", "print_table", "print_json", "fail",
-           "USER_ERRORS"]
+           "USER_ERRORS", "DEBUG_ENV", "fits_model", "is_out_of_memory"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -22,6 +24,38 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: The library raises ValueError for bad input and OSError (FileNotFoundError, ...) for files;
 #: anything else is a bug and keeps its traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, NotImplementedError)
+
+#: Environment variable: set to 1 to see the full traceback instead of one ``error:`` line.
+DEBUG_ENV = "SHADOWNETS_DEBUG"
+
+_OOM = re.compile(r"out of memory|can't allocate memory|not enough memory", re.IGNORECASE)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is a failed allocation (MemoryError, torch's CPU/CUDA out of memory)."""
+    return isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError)
+                                            and bool(_OOM.search(str(exc))))
+
+
+def _debug() -> bool:
+    return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+@contextmanager
+def fits_model(x: Any, what: str = "data") -> Iterator[None]:
+    """Turn the RuntimeError of a forward pass on ``x`` into "``what`` of shape (...) does not
+    fit the model" (a ValueError); failed allocations are passed on unchanged."""
+    try:
+        yield
+    except RuntimeError as exc:
+        if is_out_of_memory(exc):
+            raise
+        shape = tuple(getattr(x, "shape", ()))
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        if len(text) > 300:
+            text = text[:297] + "..."
+        raise ValueError(f"{what} of shape {shape} does not fit the model: {text}; give data "
+                         "of the shape the model was built for, or another --model") from exc
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -36,16 +70,29 @@ def _one_line(exc: BaseException) -> str:
 
 
 def handle_errors(func: F) -> F:
-    """Decorate a command so that user errors print one line to stderr and exit 2."""
+    """Decorate a command so that user errors print one line to stderr and exit 2.
+
+    Failed allocations become "not enough memory for <command>"; with the environment variable
+    ``SHADOWNETS_DEBUG=1`` nothing is caught and the full traceback is shown.
+    """
+
+    command = func.__name__.removesuffix("_command")
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if _debug():  # SHADOWNETS_DEBUG=1: the full traceback
+            return func(*args, **kwargs)
         try:
             return func(*args, **kwargs)
         except typer.Exit:
             raise
         except USER_ERRORS as exc:
             fail(_one_line(exc))
+        except (MemoryError, RuntimeError) as exc:  # other RuntimeErrors are bugs: traceback
+            if not is_out_of_memory(exc):
+                raise
+            fail(f"not enough memory for {command} ({_one_line(exc)[:200]}); use fewer inputs "
+                 "/ a smaller batch or a smaller model")
         except KeyboardInterrupt:
             fail("interrupted", code=130)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from shadownets.cli._common import handle_errors, print_table
+from shadownets.cli._common import fits_model, handle_errors, print_table
 
 __all__ = ["register", "audit_command", "SUMMARY_COLUMNS"]
 
@@ -93,7 +93,8 @@ def audit_command(
         shape = getattr(net, "input_shape", None)
         x = load_data_spec(data, input_shape=tuple(shape) if shape else None, data_dir=data_dir)
         names = [s.strip() for s in layers.split(",") if s.strip()] if layers else None
-        result = run_audit(net, x, layers=names, config=config)
+        with fits_model(x, what=f"data {data!r}"):
+            result = run_audit(net, x, layers=names, config=config)
         table = result.table
         save_dataframe_csv(out / "audit.csv", table)
         save_json(out / "audit.json", {"model": model, "data": data, "config": config,

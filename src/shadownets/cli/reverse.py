@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from shadownets.cli._common import handle_errors, print_json, print_table
+from shadownets.cli._common import fits_model, handle_errors, print_json, print_table
 
 __all__ = ["register"]
 
@@ -103,8 +103,9 @@ def generate(
     net = load_model(model, _parse_kwargs(model_kwargs), weights)
     splits = load_dataset(data, data_dir=data_dir)
     x = splits.x_test[:n]
-    samples = shadow_samples(net, x, layer, rho=rho, alpha=_parse_alpha(alpha), unpool=unpool,
-                             seed=seed, from_codes=from_codes)
+    with fits_model(x, what=f"data {data!r}"):
+        samples = shadow_samples(net, x, layer, rho=rho, alpha=_parse_alpha(alpha),
+                                 unpool=unpool, seed=seed, from_codes=from_codes)
     save_figure(out, shadow_grid(samples), replace=overwrite)
     summary = {"out": str(out), "layer": samples.layer, "n": int(x.shape[0]),
                "alphas": samples.alphas, "rhos": samples.rhos, "from_codes": from_codes}
@@ -137,7 +138,9 @@ def layers(
         shape = tuple(int(s) for s in net.input_shape)
     else:
         raise ValueError("--input-shape: required for a model without an input_shape attribute")
-    infos = list_layers(net, torch.zeros(1, *shape))
+    probe = torch.zeros(1, *shape)
+    with fits_model(probe, what="input (--input-shape)"):
+        infos = list_layers(net, probe)
     rows = [{"name": i.name, "kind": i.kind, "shape": "x".join(map(str, i.shape)),
              "reversible": i.reversible} for i in infos]
     if json_out:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,11 +28,17 @@ def _read_image(path: Path, size: tuple[int, int], grayscale: bool) -> np.ndarra
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as image:
-            image = image.convert("L" if grayscale else "RGB")
-            if image.size != (size[1], size[0]):
-                image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-            array = np.asarray(image, dtype=np.uint8)
+        with warnings.catch_warnings():  # an image past PIL's pixel limit: refused, not read
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image = image.convert("L" if grayscale else "RGB")
+                if image.size != (size[1], size[0]):
+                    image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+                array = np.asarray(image, dtype=np.uint8)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        text = " ".join(str(exc).split())
+        raise ValueError(f"root: image {path} is too large to decode safely ({text}); shrink "
+                         "it or move it out of the folder") from exc
     except (UnidentifiedImageError, OSError) as exc:
         raise ValueError(f"root: cannot decode image {path} ({exc})") from exc
     return array[None] if grayscale else array.transpose(2, 0, 1)

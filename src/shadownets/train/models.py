@@ -113,7 +113,11 @@ def create_model(name: str, input_shape: Sequence[int], num_classes: int,
     if name not in _MODELS:
         raise ValueError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
     shape = _check_shape(input_shape, num_classes)
-    return _MODELS[name](shape, num_classes, **kwargs)
+    try:
+        return _MODELS[name](shape, num_classes, **kwargs)
+    except TypeError as exc:  # an argument the builder does not take
+        raise ValueError(f"model {name!r}: {exc}; its arguments are those of "
+                         f"shadownets.train.models.{_MODELS[name].__name__}") from None
 
 
 def _check_dropout(dropout: float) -> float:
