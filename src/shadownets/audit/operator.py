@@ -189,7 +189,7 @@ class LayerOperator:
             vals = (sv**2).sort().values
             return Spectrum(vals, torch.full_like(vals, 1.0 / len(vals)), True, n_small, n_large)
         vals, wts = _slq(self._gram_small, n_small, steps=min(steps, n_small), probes=probes,
-                         generator=generator)
+                         generator=generator, device=self.module.weight.device)
         return Spectrum(vals, wts, False, n_small, n_large)
 
     def _gram_small(self, v: torch.Tensor) -> torch.Tensor:
@@ -210,7 +210,7 @@ def _vjp(fn, y: torch.Tensor, in_shape: tuple[int, ...]) -> torch.Tensor:
     return g
 
 
-def _slq(apply, n: int, *, steps: int, probes: int,
+def _slq(apply, n: int, *, steps: int, probes: int, device: torch.device | None = None,
          generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Stochastic Lanczos quadrature of a symmetric PSD operator ``apply`` on R^n.
 
@@ -219,7 +219,8 @@ def _slq(apply, n: int, *, steps: int, probes: int,
     """
     nodes, weights = [], []
     for _ in range(probes):
-        v = torch.randint(0, 2, (n,), generator=generator).double() * 2 - 1
+        # probes drawn on the CPU generator, then moved to the operator's device
+        v = (torch.randint(0, 2, (n,), generator=generator).double() * 2 - 1).to(device)
         v = v / v.norm()
         basis = [v]
         alphas, betas = [], []

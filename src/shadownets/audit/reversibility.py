@@ -269,9 +269,9 @@ def measure_site(net: nn.Module, x: torch.Tensor, site: Site, cfg: AuditConfig, 
         scales = {s: 1.0 for s in lifts}
         if cfg.fit_scale:
             h_cal, gens = generate(x[: min(cfg.calibrate_inputs, 64)],
-                                   torch.Generator().manual_seed(int(seed) + 1))
+                                   torch.Generator(x.device).manual_seed(int(seed) + 1))
             scales = {s: _fit_scale(f, gens[s], h_cal) for s, f in lifts.items()}
-        g = torch.Generator().manual_seed(int(seed))
+        g = torch.Generator(x.device).manual_seed(int(seed))  # on the device it draws on
         for start in range(0, x.shape[0], cfg.batch_size):
             h, gens = generate(x[start:start + cfg.batch_size], g)
             active.append((h.reshape(h.shape[0], -1) > 0).sum(1).cpu().numpy())

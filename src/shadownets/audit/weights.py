@@ -182,6 +182,7 @@ def rip_constant(op: LayerOperator, k: int, *, draws: int = 256,
         support = torch.rand((b, op.n_out), generator=generator).argsort(dim=1)[:, :k]
         values = torch.randn((b, k), generator=generator).abs().double()
         h = torch.zeros((b, op.n_out), dtype=torch.float64).scatter_(1, support, values)
+        h = h.to(op.module.weight.device)  # drawn on the CPU generator, used on the layer's device
         with torch.no_grad():
             gen = op.rmatvec(h.reshape(b, *op.output_shape).to(op.module.weight.dtype))
         ratio = gen.reshape(b, -1).double().pow(2).sum(1) / (scale * h.pow(2).sum(1))
