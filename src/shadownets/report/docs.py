@@ -33,7 +33,7 @@ from typing import Any
 import pandas as pd
 
 from shadownets.io import atomic_write_text
-from shadownets.report.render import format_value
+from shadownets.report.render import format_value, table_cell
 
 __all__ = ["REPORTS", "render_markers", "update_docs", "doc_files"]
 
@@ -42,10 +42,6 @@ REPORTS: tuple[str, ...] = ("docs/report",)
 
 _BLOCK = re.compile(r"(<!-- (table|verdicts): (.*?) -->\n)(.*?)(<!-- end \2 -->)", re.S)
 _VALUE = re.compile(r"(<!-- value: (.*?) -->)(.*?)(<!-- end value -->)", re.S)
-
-
-def _cell(value: Any) -> str:
-    return " ".join(format_value(value).split()).replace("|", "\\|")
 
 
 def _table(root: Path, spec: str) -> str:
@@ -69,9 +65,9 @@ def _table(root: Path, spec: str) -> str:
             raise ValueError(f"table marker for {path}: no column(s) {missing}; has "
                              f"{list(df.columns)}")
         df = df[cols]
-    head = "| " + " | ".join(_cell(c) for c in df.columns) + " |"
+    head = "| " + " | ".join(table_cell(c) for c in df.columns) + " |"
     rule = "|" + "---|" * len(df.columns)
-    rows = ["| " + " | ".join(_cell(v) for v in row) + " |"
+    rows = ["| " + " | ".join(table_cell(v) for v in row) + " |"
             for row in df.itertuples(index=False)]
     return "\n".join([head, rule, *rows]) + "\n"
 
@@ -92,7 +88,8 @@ def _results(root: Path, folder: str) -> list[dict[str, Any]]:
 def _verdicts(root: Path, folder: str) -> str:
     rows = ["| claim of the paper | verdict | evidence (quick report) |", "|---|---|---|"]
     for r in _results(root, folder.strip()):
-        rows.append(f"| {_cell(r['title'])} | **{r['verdict']}** | {_cell(r['evidence'])} |")
+        title, evidence = table_cell(r["title"]), table_cell(r["evidence"])
+        rows.append(f"| {title} | **{r['verdict']}** | {evidence} |")
     return "\n".join(rows) + "\n"
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from shadownets.io import atomic_write_text
 from shadownets.report.base import PartResult
 
-__all__ = ["write_report", "report_texts", "format_value", "MAX_ROWS"]
+__all__ = ["write_report", "report_texts", "format_value", "table_cell", "MAX_ROWS"]
 
 #: Longer tables show their first MAX_ROWS rows and say how many more the CSV holds.
 MAX_ROWS = 40
@@ -50,6 +50,12 @@ def _md_table(df: pd.DataFrame) -> str:
 def _md_text(text: str) -> str:
     """Prose for a table cell or a line: pipes escaped, newlines folded."""
     return _cell(" ".join(str(text).split()))
+
+
+def table_cell(value: Any) -> str:
+    """A value as a markdown table cell: formatted as the report prints it, newlines folded,
+    pipes escaped."""
+    return _md_text(format_value(value))
 
 
 def _markdown(out: Path, parts: list[PartResult], meta: dict) -> str:
