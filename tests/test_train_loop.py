@@ -139,10 +139,14 @@ def test_fit_argument_errors(digits):
         fit(TrainConfig(epochs=1), splits=digits, device="tpu")
 
 
-def test_ddp_two_cpu_processes_agree(tmp_path):
+def _torchrun_train(out: Path, logs: Path) -> tuple[int, str]:
+    """Two gloo workers under torchrun: (return code, every rank's stderr tail + the launcher's)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    if Path("/sys/class/net/lo").exists():
+        env.setdefault("GLOO_SOCKET_IFNAME", "lo")  # loopback, not what the hostname resolves to
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "shadownets.train", "--out", str(tmp_path / "run"),
+           "--log-dir", str(logs), "--redirects", "3",
+           "-m", "shadownets.train", "--out", str(out),
            "--labels", "100", "--epochs", "2", "--steps-per-epoch", "3",
            "--model-kwargs", '{"widths": [16]}', "--method", "shadow", "--device", "cpu",
            "--json"]
@@ -155,8 +159,25 @@ def test_ddp_two_cpu_processes_agree(tmp_path):
         os.killpg(proc.pid, signal.SIGKILL)  # the launcher and both workers
         proc.communicate()
         pytest.fail("torchrun with 2 CPU processes did not finish within 120 s")
-    assert proc.returncode == 0, stderr[-2000:]
-    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    ranks = [f"--- {f.relative_to(logs)}:\n{f.read_text(errors='replace')[-1500:]}"
+             for f in sorted(logs.rglob("stderr.log"))]
+    return proc.returncode, "\n".join([*ranks, "--- launcher:", stderr[-1500:]])
+
+
+def test_ddp_two_cpu_processes_agree(tmp_path):
+    # A worker killed by a signal (SIGABRT from gloo's C++ transport, e.g. pytorch/gloo#514) is
+    # not our code failing (a Python error exits with 1): such a crash is retried once, in a
+    # fresh folder, and shown with the second one if it happens again. Any other failure fails.
+    first = ""
+    for attempt in range(2):
+        out, logs = tmp_path / f"run{attempt}", tmp_path / f"logs{attempt}"
+        rc, text = _torchrun_train(out, logs)
+        crashed = any(f"({sig})" in text for sig in ("SIGABRT", "SIGSEGV", "SIGBUS"))
+        if rc == 0 or not crashed:
+            break
+        first = text
+    assert rc == 0, (f"first attempt:\n{first}\n\nsecond attempt:\n{text}" if first else text)
+    summary = json.loads((out / "summary.json").read_text())
     assert summary["world_size"] == 2
     assert summary["weight_spread"] == 0.0
     assert summary["final"]["test_error"] < 0.9
