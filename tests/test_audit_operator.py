@@ -88,9 +88,34 @@ def test_is_linear_layer():
 
 
 def test_errors():
-    with pytest.raises(ValueError, match="module must be nn.Linear or nn.Conv1d/2d/3d, got ReLU"):
+    with pytest.raises(ValueError,
+                       match=r"module must be a weighted layer .*\(nn.Linear or .*got ReLU"):
         LayerOperator(nn.ReLU(), (3,))
     with pytest.raises(ValueError, match="input_shape must be a non-empty tuple"):
         LayerOperator(nn.Linear(3, 2), ())
     with pytest.raises(ValueError, match=r"input_shape \(4,\) does not fit Linear"):
         LayerOperator(nn.Linear(3, 2), (4,))
+
+
+@pytest.mark.parametrize("layer, shape", [
+    (nn.Conv1d(2, 3, 4, stride=2, padding=1, dilation=2), (2, 13)),
+    (nn.Conv2d(4, 6, 3, stride=(2, 1), padding=2, groups=2), (4, 7, 6)),
+    (nn.Conv2d(2, 3, 3, padding=1, padding_mode="circular"), (2, 6, 5)),
+    (nn.Conv2d(2, 3, 3, padding="same"), (2, 6, 5)),
+    (nn.Conv3d(2, 2, 2, stride=2), (2, 4, 5, 4)),
+])
+def test_rmatvec_is_the_vjp_of_matvec(layer, shape):
+    """The rule's adjoint against torch.func.vjp of the forward map, float64."""
+    layer = layer.double()
+    op = LayerOperator(layer, shape)
+    x = torch.randn(2, *shape, dtype=torch.float64)
+    y = torch.randn(2, *op.output_shape, dtype=torch.float64)
+    _, pullback = torch.func.vjp(lambda t: layer._conv_forward(t, layer.weight, None), x)
+    torch.testing.assert_close(op.rmatvec(y), pullback(y)[0])
+    # the adjoint identity <A x, y> = <x, Aᵀ y>
+    assert float((op.matvec(x) * y).sum()) == pytest.approx(float((x * op.rmatvec(y)).sum()))
+
+
+def test_only_operator_rules_are_linear_layers():
+    assert not is_linear_layer(nn.BatchNorm2d(3)) and not is_linear_layer(nn.GELU())
+    assert not is_linear_layer(nn.LSTM(3, 3))  # no rule at all

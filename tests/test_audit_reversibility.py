@@ -44,6 +44,60 @@ def test_find_sites_selection_and_blocks():
         find_sites(net, x, ["6"])
 
 
+@pytest.mark.parametrize("act", [nn.GELU, nn.LeakyReLU, nn.SiLU, nn.ReLU6, nn.ELU, nn.Mish,
+                                 nn.PReLU, nn.SELU, nn.Hardswish])
+def test_any_activation_with_a_rule_is_auditable(act):
+    """The audit asks the reverse rules which layers are activations: no list of its own."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), act(), nn.Flatten(), nn.Linear(4 * 6 * 6, 8),
+                        act(), nn.Linear(8, 2)).eval()
+    x = torch.randn(6, 1, 8, 8)
+    sites = find_sites(net, x)
+    assert [(s.name, s.module, s.feeds, s.direct) for s in sites] == [
+        ("1", "0", None, True), ("4", "3", "1", True)]
+    meas = measure_site(net, x, sites[1], AuditConfig(n_null=2, n_inputs=6), seed=0)
+    assert np.isfinite(meas.metrics["one"]["rel_err"]).all()
+
+
+def test_activations_without_a_rule_end_no_site():
+    net = nn.Sequential(nn.Linear(6, 5), nn.Tanh(), nn.Linear(5, 4), nn.ReLU()).eval()
+    assert [s.module for s in find_sites(net, torch.randn(2, 6))] == ["2"]
+
+
+class _Residual(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(3, 3, 3, padding=1), nn.BatchNorm2d(3)
+        self.conv2, self.bn2 = nn.Conv2d(3, 3, 3, padding=1), nn.BatchNorm2d(3)
+        self.relu = nn.ReLU(inplace=True)  # one module called twice, as in torchvision
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(self.bn2(self.conv2(out)) + x)
+
+
+def test_a_layer_whose_output_meets_a_skip_connection_is_not_a_site():
+    sites = find_sites(_Residual().eval(), torch.randn(2, 3, 5, 5))
+    assert [(s.module, s.name, s.kind, s.feeds) for s in sites] == [
+        ("conv1", "relu", "Conv2d+block", None)]
+
+
+def test_a_newly_registered_activation_is_auditable_without_touching_the_audit():
+    from shadownets.reverse import ops
+
+    class Rectifier(nn.Module):  # a user's own activation: x ↦ max(x, 0.01 x)
+        def forward(self, x):
+            return torch.maximum(x, 0.01 * x)
+
+    net = nn.Sequential(nn.Linear(6, 5), Rectifier(), nn.Linear(5, 4)).eval()
+    assert find_sites(net, torch.randn(2, 6)) == []
+    ops.register(modules=(Rectifier,))(ops.ReluLikeRule)
+    try:
+        assert [s.name for s in find_sites(net, torch.randn(2, 6))] == ["1"]
+    finally:
+        del ops._MODULES[Rectifier]
+
+
 def test_theory_lift_closed_form():
     torch.manual_seed(1)
     lin = nn.Linear(6, 4)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 import typer
 from safetensors.torch import save_file
 from typer.testing import CliRunner
 
+from _cli import refused
 from shadownets.cli import reverse as reverse_cli
 
 NETS = '''
@@ -97,3 +99,69 @@ def test_generate_errors_are_one_line(app, nets, tmp_path, args, message):
     assert message in res.output and res.output.startswith("error:")
     assert len(res.output.strip().splitlines()) == 1
     assert not (tmp_path / "g.png").exists()
+
+
+# --------------------------------------------------------------------------- folder:PATH, photos
+
+
+@pytest.fixture()
+def image_folder(tmp_path):
+    """Three colour images of different sizes, one in a class sub-folder."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "images"
+    (root / "cls").mkdir(parents=True)
+    for path, size in ((root / "a.png", (20, 30)), (root / "b.jpg", (9, 9)),
+                       (root / "cls" / "c.png", (64, 40))):
+        Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8)).save(path)
+    return root
+
+
+@pytest.mark.parametrize("data,extra,n", [
+    ("folder", [], 3),  # the net takes 1x8x8: resize preset, colour read as luma
+    ("folder", ["--preset", "resize"], 3),
+    ("photos", [], 4),  # --n 4 of the five bundled photographs
+])
+def test_generate_from_images(app, nets, tmp_path, image_folder, data, extra, n):
+    spec = f"folder:{image_folder}" if data == "folder" else "photos"
+    out = tmp_path / "grid.png"
+    res = runner.invoke(app, ["generate", "--model", f"{nets}:small", "--layer", "5", "--data",
+                              spec, "--n", "4", "--out", str(out), "--json", *extra])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["n"] == n
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("data,extra,message", [
+    ("folder:{t}/nowhere", [], "data folder not found: {t}/nowhere"),
+    ("folder:{t}/images", ["--preset", "imagenet"],
+     "preset: 'imagenet' makes 224x224 images but the model takes 1x8x8 inputs"),
+    ("photos", ["--preset", "vgg"], "unknown image preset 'vgg'; known presets: imagenet, resize"),
+    ("digits", ["--preset", "resize"], "preset: applies to folder:PATH and photos, not to the "
+                                       "data set 'digits'"),
+    ("folder:{t}/empty", [], "folder {t}/empty holds no images"),
+    ("folder:{t}/images", ["--n", "5"], "cannot decode image {t}/images/z.png"),
+    ("mnist-ish", [], "data must be one of cifar10, digits"),
+])
+def test_generate_image_errors_are_one_line(app, nets, tmp_path, image_folder, data, extra,
+                                            message):
+    (tmp_path / "empty").mkdir()
+    (image_folder / "z.png").write_bytes(b"not a png")
+    res = runner.invoke(app, ["generate", "--model", f"{nets}:small", "--layer", "5", "--data",
+                              data.format(t=tmp_path), "--data-dir", str(tmp_path / "data"),
+                              "--out", str(tmp_path / "g.png"), *extra])
+    refused(res, message.format(t=tmp_path))
+    assert not (tmp_path / "g.png").exists()
+
+
+def test_generate_photos_without_scikit_image(app, nets, tmp_path, monkeypatch):
+    import sys
+
+    for name in [m for m in sys.modules if m == "skimage" or m.startswith("skimage.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "skimage", None)
+    res = runner.invoke(app, ["generate", "--model", f"{nets}:small", "--layer", "5", "--data",
+                              "photos", "--out", str(tmp_path / "g.png")])
+    refused(res, "data 'photos' needs scikit-image, which is not installed (pip install "
+                 "scikit-image)")

@@ -198,6 +198,42 @@ def test_unsupported_modules_name_themselves(module, match):
     assert all(info.name != "0" for info in net.layers())
 
 
+class _Repeat(nn.Module):
+    def forward(self, x):
+        return x.repeat(1, 3, 1, 1)
+
+
+class _Expand(nn.Module):
+    def forward(self, x):
+        return x.expand(-1, 4, -1, -1)
+
+
+@pytest.mark.parametrize("module, node", [(_Repeat(), "repeat"), (_Expand(), "expand")])
+def test_repeat_and_expand_transposes_are_adjoint(module, node):
+    """A grey input copied to RGB (x.repeat / x.expand) is reversible to the input."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 1, 4, 5, dtype=DT)
+    net = TracedNet(module, x)
+    rule = net.rules[net.by_name[node]]
+    y = torch.randn_like(module(x))
+    ((_, aty),) = rule.transpose(y, UnpoolContext("spread", None, None))
+    torch.testing.assert_close(aty, _vjp(module, x, y), rtol=1e-9, atol=1e-9)
+    assert float((module(x) * y).sum()) == pytest.approx(float((x * aty).sum()))
+
+
+@pytest.mark.parametrize("module, family", [
+    (nn.Linear(3, 2), "operator"), (nn.Conv2d(1, 1, 1), "operator"), (nn.ReLU(), "activation"),
+    (nn.GELU(), "activation"), (nn.ReLU6(), "activation"), (nn.PReLU(), "activation"),
+    (nn.BatchNorm2d(2), "normalisation"), (nn.MaxPool2d(2), "pooling"),
+    (nn.AdaptiveAvgPool2d(1), "pooling"), (nn.Flatten(), "reshape"), (nn.Dropout(), "identity"),
+    (nn.Tanh(), None), (nn.LSTM(2, 2), None)])
+def test_every_rule_states_its_family(module, family):
+    from shadownets.reverse.ops import _MODULES, FAMILIES, module_family
+
+    assert module_family(module) == family
+    assert all(cls.family in FAMILIES for cls in _MODULES.values())
+
+
 @pytest.mark.parametrize("act,kind", [(nn.LeakyReLU(0.1), "LeakyReLU"), (nn.GELU(), "GELU"),
                                       (nn.ReLU(inplace=True), "ReLU")])
 def test_relu_like_activations_are_mirrored_as_relu(act, kind):

@@ -234,3 +234,41 @@ def test_bad_inputs_raise_clear_errors():
         reverse(model, x, "4", forward_bias=1)
     with pytest.raises(ValueError, match="switches: expected a dict"):
         shadow.generate(torch.zeros(3, M2, dtype=DT), switches=[1])
+
+
+@pytest.mark.parametrize("rho", [1.0, 0.6])
+def test_one_walk_calibration_equals_the_op_by_op_one(rho, monkeypatch):
+    """Chains are calibrated in one walk; the op-by-op re-walks (kept for skip connections)
+    must give the same α."""
+    from shadownets.reverse.shadow import ShadowNet
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 6, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(6, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 2 * 2, 12),
+                        nn.ReLU(), nn.Linear(12, 10), nn.ReLU()).eval()
+    x = torch.randn(16, 1, 8, 8)
+    fast = reverse(net, x[:1], "9", rho=rho, alpha="calibrated")
+    assert fast._is_chain()
+    fast.calibrate(x, generator=torch.Generator().manual_seed(3))
+    monkeypatch.setattr(ShadowNet, "_is_chain", lambda self: False)
+    slow = reverse(net, x[:1], "9", rho=rho, alpha="calibrated")
+    slow.calibrate(x, generator=torch.Generator().manual_seed(3))
+    assert len(fast.alphas) == 4
+    torch.testing.assert_close(torch.tensor(fast.alphas), torch.tensor(slow.alphas), rtol=1e-5,
+                               atol=0)
+
+
+def test_a_skip_connection_is_not_a_chain():
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(5, 5), nn.Linear(5, 5)
+
+        def forward(self, x):
+            x = torch.relu(self.a(x))
+            return torch.relu(self.b(x) + x)
+
+    shadow = reverse(Block().eval(), torch.randn(2, 5), "relu_1", alpha="calibrated")
+    assert not shadow._is_chain()
+    shadow.calibrate(torch.randn(8, 5))
+    assert len(shadow.alphas) == 2 and all(a > 0 for a in shadow.alphas)

@@ -263,7 +263,10 @@ def apply_state_dict(model: nn.Module, state: Mapping[str, Tensor],
     if state and all(k.startswith("module.") for k in state) and not any(
             k.startswith("module.") for k in own):
         state = {k[len("module."):]: v for k, v in state.items()}
-    missing = sorted(set(own) - set(state))
+    # BatchNorm's step counter: files saved before torch 0.4.1 (torchvision's published
+    # ResNet / VGG-BN weights among them) lack it, and loading sets it to 0 (what torch does)
+    missing = sorted(k for k in set(own) - set(state)
+                     if not (k.endswith(".num_batches_tracked") or k == "num_batches_tracked"))
     unexpected = sorted(set(state) - set(own))
     shapes = [f"{k} {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
               for k in sorted(set(own) & set(state)) if state[k].shape != own[k].shape]
@@ -276,6 +279,8 @@ def apply_state_dict(model: nn.Module, state: Mapping[str, Tensor],
         if shapes:
             parts.append(f"shape mismatches ({len(shapes)}): {_brief(shapes)}")
         raise ValueError(f"{source}: state dict does not match the model: " + "; ".join(parts))
+    for key in set(own) - set(state):  # only step counters are left here
+        state[key] = torch.zeros_like(own[key])
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:  # e.g. a tensor the model's own load hook refuses

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import torch
+
+from shadownets.data import presets
+from shadownets.data.inputs import load_inputs, subset_indices
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -17,8 +19,8 @@ __all__ = [
     "resolve_timm_spec",
 ]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+IMAGENET_MEAN = presets.IMAGENET_MEAN
+IMAGENET_STD = presets.IMAGENET_STD
 
 
 def as_inputs(data: object) -> torch.Tensor:
@@ -54,64 +56,39 @@ def as_inputs(data: object) -> torch.Tensor:
 
 def subset_inputs(x: torch.Tensor, n: int, *, seed: int) -> torch.Tensor:
     """A seeded random subset of ``n`` rows of ``x`` (all of them, in order, if fewer)."""
-    if x.shape[0] <= n:
-        return x
-    g = torch.Generator().manual_seed(int(seed))
-    idx = torch.randperm(x.shape[0], generator=g)[:n].sort().values
-    return x[idx]
+    return x[subset_indices(x.shape[0], n, seed=seed)]
 
 
 def load_data_spec(spec: str, *, input_shape: tuple[int, ...] | None = None,
-                   data_dir: str | os.PathLike | None = None) -> torch.Tensor:
-    """Real inputs named on the command line.
+                   data_dir: str | os.PathLike | None = None,
+                   preset: str | presets.ImagePreset | None = None,
+                   limit: int | None = None, seed: int | None = None) -> torch.Tensor:
+    """Real inputs named on the command line: :func:`shadownets.data.load_inputs`.
 
     Parameters
     ----------
     spec : str
-        A data-set name from :func:`shadownets.data.list_datasets` (its test split), or
-        ``folder:PATH`` — images under ``PATH/<class>/`` (or directly in ``PATH``), resized
-        to ``input_shape`` (default 3×224×224) and normalised with the ImageNet mean/std
-        (for torchvision-style nets).
+        A data-set name from :func:`shadownets.data.list_datasets` (its test split),
+        ``photos`` (the photographs bundled with scikit-image) or ``folder:PATH`` (images in
+        ``PATH`` and ``PATH/<class>/``).
     input_shape : tuple of int, optional
-        (C, H, W) the model expects, for folders.
+        (C, H, W) the model expects, for folders and photos (default 3x224x224).
     data_dir : path-like, optional
         Data-set cache folder.
+    preset : str, ImagePreset or None
+        Image preset for folders and photos (``"imagenet"``: resize 256, centre crop 224,
+        ImageNet mean/std; ``"resize"``: stretched to ``input_shape``); None: ``"imagenet"``
+        for a 3x224x224 (or unknown) input shape, else ``"resize"``.
+    limit, seed : int, optional
+        Keep at most ``limit`` inputs, a seeded random subset with ``seed`` (the rows
+        :func:`subset_inputs` would keep), decoding only those.
+
+    Returns
+    -------
+    Tensor of shape (N, C, H, W), float32
     """
-    if spec.startswith("folder:"):
-        return _load_folder(Path(spec[len("folder:"):]), input_shape or (3, 224, 224))
-    from shadownets.data import list_datasets, load_dataset
-
-    names = list_datasets()
-    if spec not in names:
-        raise ValueError(f"data must be one of {names} or folder:PATH, got {spec!r}")
-    return load_dataset(spec, data_dir=data_dir).x_test
-
-
-def _load_folder(root: Path, input_shape: tuple[int, ...]) -> torch.Tensor:
-    if not root.is_dir():
-        raise FileNotFoundError(f"data folder not found: {root}")
-    if len(input_shape) != 3 or input_shape[0] not in (1, 3):
-        raise ValueError(f"input_shape must be (1 or 3, H, W) for an image folder, "
-                         f"got {input_shape}")
-    from shadownets.data import load_image_folder
-
-    c, h, w = (int(s) for s in input_shape)
-    has_classes = any(p.is_dir() for p in root.iterdir())
-    if has_classes:
-        x, _, _ = load_image_folder(root, size=(h, w), grayscale=c == 1)
-    else:  # a flat folder of images: treat it as one class
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as tmp:
-            link = Path(tmp) / "images"
-            os.symlink(root.resolve(), link)
-            try:
-                x, _, _ = load_image_folder(tmp, size=(h, w), grayscale=c == 1)
-            except ValueError as exc:  # name the user's folder, not the temporary link
-                raise ValueError(str(exc).replace(str(link), str(root))) from exc
-    mean = torch.tensor(IMAGENET_MEAN[:c] if c == 3 else (0.5,)).reshape(1, c, 1, 1)
-    std = torch.tensor(IMAGENET_STD[:c] if c == 3 else (0.5,)).reshape(1, c, 1, 1)
-    return (x - mean) / std
+    return load_inputs(spec, input_shape=input_shape, preset=preset, data_dir=data_dir,
+                       limit=limit, seed=seed)
 
 
 def resolve_torchvision_spec(name: str, kwargs: dict) -> torch.nn.Module:

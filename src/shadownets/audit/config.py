@@ -48,8 +48,10 @@ class AuditConfig:
     rho: float = 1.0  # keep probability of the shadow net's dropout
     alpha: str | float = "calibrated"  # shadow-net scale: "theory", "calibrated" or a number
     unpool: str = "switches"  # how the shadow net undoes max pooling
-    calibrate_inputs: int = 128  # inputs used to calibrate alpha (the first ones of the subset)
-    fit_scale: bool = True  # fit one factor per net and setting (on <= 64 of those inputs)
+    calibrate_inputs: int = 32  # inputs used to calibrate alpha (the first ones of the subset)
+    fit_scale: bool = True  # fit one factor per net and setting (on the first fit_inputs;
+    #                         "input" only when alpha is not "calibrated")
+    fit_inputs: int = 8  # inputs the factor is fitted on (<= calibrate_inputs of them)
     theory_c: float = THEORY_C  # constant c of the theory bias b = -c·(‖A_i‖/√n)·‖z‖·√(ln m)
     factor: float = 1.5  # verdict band [1/factor, factor] for the trained/null error ratio
     significance: float = 0.05  # family-wise error rate of the verdicts (per test if no correction)
@@ -72,7 +74,8 @@ class AuditConfig:
                 raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
 
         for name, lo in (("n_inputs", 2), ("n_null", 1), ("seed", 0), ("bootstrap", 0),
-                         ("calibrate_inputs", 1), ("dense_max", 0), ("lanczos_steps", 2),
+                         ("calibrate_inputs", 1), ("fit_inputs", 1), ("dense_max", 0),
+                         ("lanczos_steps", 2),
                          ("lanczos_probes", 1), ("rip_draws", 1), ("batch_size", 1),
                          ("n_examples", 0)):
             _int(name, lo)

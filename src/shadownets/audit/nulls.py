@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from shadownets.audit.operator import is_linear_layer
+from shadownets.reverse.ops import module_family
 
 __all__ = ["NULL_KINDS", "has_batchnorm", "null_net", "null_nets", "reestimate_batchnorm"]
 
@@ -49,8 +50,13 @@ def _redraw(t: torch.Tensor, kind: str, generator: torch.Generator) -> torch.Ten
 
 def has_batchnorm(model: nn.Module) -> bool:
     """Whether ``model`` has a BatchNorm module that tracks running statistics."""
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
-               for m in model.modules())
+    return bool(_running_stats_modules(model))
+
+
+def _running_stats_modules(model: nn.Module) -> list[nn.Module]:
+    """Normalisation layers (rule family ``"normalisation"``) that keep running statistics."""
+    return [m for m in model.modules() if module_family(m) == "normalisation"
+            and getattr(m, "track_running_stats", False)]
 
 
 def reestimate_batchnorm(model: nn.Module, inputs: torch.Tensor, *,
@@ -75,8 +81,7 @@ def reestimate_batchnorm(model: nn.Module, inputs: torch.Tensor, *,
     nn.Module
         ``model``, in eval mode.
     """
-    bns = [m for m in model.modules()
-           if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    bns = _running_stats_modules(model)
     if not bns:
         return model.eval()
     if not isinstance(inputs, torch.Tensor) or inputs.ndim < 2 or inputs.shape[0] < 2:

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from shadownets.audit.config import AuditConfig
-from shadownets.audit.operator import LayerOperator, is_linear_layer
+from shadownets.audit.operator import LayerOperator
 from shadownets.audit.stats import METRICS, per_input_metrics
 
 __all__ = ["SETTINGS", "Site", "SiteMeasurement", "find_sites", "measure_site"]
@@ -36,14 +36,12 @@ __all__ = ["SETTINGS", "Site", "SiteMeasurement", "find_sites", "measure_site"]
 #: Reversibility settings, in column order.
 SETTINGS: tuple[str, ...] = ("one", "one_theory", "input")
 
-#: Layer kinds allowed between a Linear/Conv and its ReLU in a "block" (elementwise or
-#: per-channel affine maps that keep the unit layout).
-_BLOCK_KINDS = ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "Identity", "Dropout",
-                "Dropout1d", "Dropout2d", "GroupNorm", "LayerNorm")
-_RELU_KINDS = ("ReLU", "relu", "relu_")
-#: Parameter-free, one-input layer kinds allowed between the previous ReLU and a Linear/Conv.
-_PASS_KINDS = ("Flatten", "flatten", "Unflatten", "Identity", "Dropout", "Dropout1d",
-               "Dropout2d", "Dropout3d", "reshape", "view")
+#: Rule families (:attr:`shadownets.reverse.ops.Rule.family`) allowed between a weighted
+#: layer and its activation in a "block": maps that keep the unit layout.
+_BLOCK_FAMILIES = ("normalisation", "identity", "scale")
+#: Families allowed between the previous activation and a weighted layer: parameter-free,
+#: one-input maps that keep a ReLU output nonnegative (pools, reshapes, identity, dropout).
+_PASS_FAMILIES = ("pooling", "reshape", "identity")
 
 
 @dataclass(frozen=True)
@@ -84,12 +82,26 @@ class Site:
     to_input: bool
 
 
+def _mean_rel_err(h_hat: torch.Tensor, h: torch.Tensor) -> float:
+    """Mean over inputs of ``‖ĥ − h‖² / ‖h‖²`` (inputs with ``h = 0`` left out): the
+    ``rel_err`` of :func:`shadownets.audit.stats.per_input_metrics`, without the other
+    metrics (the scale fit evaluates it many times)."""
+    a = h_hat.detach().reshape(h.shape[0], -1)
+    b = h.detach().reshape(h.shape[0], -1)
+    den = b.square().sum(1, dtype=torch.float64)  # float64 sums, no float64 copies
+    keep = den > 0
+    if not bool(keep.any()):
+        return float("inf")
+    err = (a - b).square_().sum(1, dtype=torch.float64)[keep] / den[keep]
+    err = err[torch.isfinite(err)]
+    return float(err.mean()) if err.numel() else float("inf")
+
+
 def _fit_scale(lift, z: torch.Tensor, h: torch.Tensor) -> float:
     """The factor ``s`` in [1/16, 16] minimising the mean relative error of ``lift(s · z)``
     against ``h``: a grid of powers of 2, then three halving refinements (1/8 octave)."""
     def loss(log2s: float) -> float:
-        err = per_input_metrics(lift(z * 2.0 ** log2s), h)["rel_err"]
-        return float(np.nanmean(err)) if np.isfinite(err).any() else float("inf")
+        return _mean_rel_err(lift(z * 2.0 ** log2s), h)
 
     seen = {float(v): loss(float(v)) for v in range(-4, 5)}
     best = min(seen, key=seen.get)
@@ -135,33 +147,33 @@ def find_sites(model: nn.Module, example: torch.Tensor,
         A real input batch (used to trace shapes).
     layers : list of str, optional
         Names of activation points (ReLU outputs) or of Linear/Conv modules (their ReLU is
-        used). Default: every Linear/Conv whose output reaches a ReLU through nothing but
-        normalisation/identity/dropout layers.
+        used). Default: every weighted layer (a rule of family ``"operator"``) whose output
+        reaches an activation (any rule of family ``"activation"``: ReLU, GELU, LeakyReLU,
+        ...) through nothing but normalisation / identity / dropout / scaling.
 
     Returns
     -------
     list of Site
     """
-    from shadownets.reverse import list_layers
+    from shadownets.reverse.graph import TracedNet
 
-    infos = list(list_layers(model, example))
-    modules = dict(model.named_modules())
+    net = TracedNet(model, example)
+    ok = net.reversible()
     sites: list[Site] = []
-    for i, info in enumerate(infos):
-        mod = modules.get(info.name)
-        if mod is None or not is_linear_layer(mod):
+    for node in net.nodes:
+        rule = net.rules.get(node)
+        if rule is None or rule.family != "operator" or node.op != "call_module":
             continue
-        j = i + 1
-        while j < len(infos) and infos[j].kind in _BLOCK_KINDS:
-            j += 1
-        if j >= len(infos) or infos[j].kind not in _RELU_KINDS:
+        act = _activation_above(net, node)
+        if act is None:
             continue
-        below = infos[i - 1].name if i > 0 else None
-        in_shape = tuple(infos[i - 1].shape) if i > 0 else tuple(example.shape[1:])
-        kind = type(mod).__name__ + ("" if j == i + 1 else "+block")
-        sites.append(Site(infos[j].name, info.name, kind, _previous_relu(infos, i), below,
-                          in_shape, tuple(infos[j].shape), j == i + 1,
-                          bool(infos[j].reversible)))
+        below = node.args[0] if node.args[0] is not net.input else None
+        in_shape = net.shapes[node.args[0]]
+        direct = act in node.users
+        kind = type(rule.site.module).__name__ + ("" if direct else "+block")
+        sites.append(Site(net.names[act], str(node.target), kind, _previous_activation(net, node),
+                          None if below is None else net.names[below], tuple(in_shape),
+                          tuple(net.shapes[act]), direct, bool(ok.get(act, False))))
     if layers is None:
         return sites
     by_name = {s.name: s for s in sites} | {s.module: s for s in sites}
@@ -178,36 +190,58 @@ def find_sites(model: nn.Module, example: torch.Tensor,
     return chosen
 
 
-def _is_pass(kind: str) -> bool:
-    return kind in _PASS_KINDS or "Pool" in kind or "pool" in kind
+def _only_user(net, node):
+    """The one op that takes ``node`` as data input (None: several or none)."""
+    users = [u for u in node.users if u in net.rules and node in net.data_inputs(u)]
+    return users[0] if len(users) == 1 and len(node.users) == 1 else None
 
 
-def _previous_relu(infos: list, i: int) -> str | None:
-    """The ReLU output below layer ``i`` through pass-through ops, else its direct input."""
-    j = i - 1
-    while j >= 0 and _is_pass(infos[j].kind):
-        j -= 1
-    if j < 0:
-        return None
-    if infos[j].kind in _RELU_KINDS:
-        return infos[j].name
-    return infos[i - 1].name
+def _activation_above(net, node):
+    """The activation reached from a weighted ``node`` through block ops only, else None."""
+    cur = _only_user(net, node)
+    while cur is not None:
+        family = net.rules[cur].family
+        if family == "activation":
+            return cur
+        if family not in _BLOCK_FAMILIES:
+            return None
+        cur = _only_user(net, cur)
+    return None
 
 
-def theory_lift(module: nn.Module, z: torch.Tensor, c: float) -> torch.Tensor:
+def _previous_activation(net, node) -> str | None:
+    """The activation output below weighted ``node`` through pass-through ops (None: the
+    network input); when something else comes first, the activation point right below."""
+    cur = node.args[0]
+    while cur is not net.input:
+        rule = net.rules.get(cur)
+        if rule is not None and rule.family == "activation":
+            return net.names[cur]
+        if rule is None or rule.family not in _PASS_FAMILIES or len(rule.data_args()) != 1:
+            return net.names[node.args[0]]
+        cur = rule.data_args()[0]
+    return None
+
+
+def theory_lift(module: nn.Module, z: torch.Tensor, c: float, *,
+                op: LayerOperator | None = None) -> torch.Tensor:
     """``ReLU(A z + b)`` with the theory bias ``b_i = −c·(‖A_i‖/√n)·‖z‖·√(ln m)``.
 
     Parameters
     ----------
-    module : nn.Linear or nn.Conv*
+    module : a weighted layer (nn.Linear or nn.Conv*)
     z : torch.Tensor of shape (batch, *input_shape)
     c : float
+    op : LayerOperator, optional
+        The module's operator on ``input_shape`` (built when not given; pass it to reuse its
+        cached row norms).
 
     Returns
     -------
     torch.Tensor of shape (batch, *output_shape)
     """
-    op = LayerOperator(module, tuple(z.shape[1:]))
+    if op is None:
+        op = LayerOperator(module, tuple(z.shape[1:]))
     pre = op.matvec(z)
     rows = op.row_norms().to(pre.dtype).reshape(1, *op.output_shape)
     z_norm = z.reshape(z.shape[0], -1).norm(dim=1).reshape(-1, *([1] * (pre.ndim - 1)))
@@ -215,45 +249,55 @@ def theory_lift(module: nn.Module, z: torch.Tensor, c: float) -> torch.Tensor:
     return torch.relu(pre - c * scale * rows * z_norm)
 
 
-def _shadow(net: nn.Module, x: torch.Tensor, site: Site, to: str | None, cfg: AuditConfig):
-    from shadownets.reverse import reverse
+def _shadow(net: nn.Module, traced, x: torch.Tensor, site: Site, to: str | None,
+            cfg: AuditConfig):
+    from shadownets.reverse.shadow import shadow_of
 
-    shadow = reverse(net, x[:1], site.name, to=to, rho=cfg.rho, alpha=cfg.alpha,
-                     unpool=cfg.unpool)
+    shadow = shadow_of(net, traced, site.name, to=to, rho=cfg.rho, alpha=cfg.alpha,
+                       unpool=cfg.unpool)
     if cfg.alpha == "calibrated":
         shadow.calibrate(x[: cfg.calibrate_inputs])
     return shadow
 
 
 def measure_site(net: nn.Module, x: torch.Tensor, site: Site, cfg: AuditConfig, *,
-                 seed: int, keep_examples: bool = False) -> SiteMeasurement:
+                 seed: int, keep_examples: bool = False, traced=None) -> SiteMeasurement:
     """Reversibility of ``net`` at ``site`` on inputs ``x`` (batch, *input_shape).
 
     ``net`` must be in eval mode. Dropout masks of the shadow net come from ``seed``. With
-    ``cfg.fit_scale`` each setting first fits one factor ``s`` on the first calibration
-    inputs (``x[:min(cfg.calibrate_inputs, 64)]``) and lifts ``s · z``: the α of a real
+    ``cfg.fit_scale`` each setting first fits one factor ``s`` on the first inputs
+    (``x[:min(cfg.calibrate_inputs, cfg.fit_inputs)]``) and lifts ``s · z``: the α of a real
     layer is not known (see :mod:`shadownets.reverse`), and a wrong global scale would swamp
-    the error. Trained and null nets get the same treatment.
+    the error. Trained and null nets get the same treatment. The setting ``input`` is not
+    fitted when α is calibrated: calibration already matches the generated input's RMS to
+    the real one (and fitting it would cost ~15 forward passes to the layer per net).
+    ``traced``: the net's :class:`~shadownets.reverse.graph.TracedNet` when the caller
+    measures several sites of one net (traced here otherwise).
     """
+    from shadownets.reverse.graph import TracedNet
+    from shadownets.reverse.shadow import shadow_of
+
+    if traced is None:
+        traced = TracedNet(net, x[:1])
     module = net.get_submodule(site.module)
     settings = ["one", "one_theory"] + (["input"] if cfg.to_input else [])
     per: dict[str, dict[str, list[np.ndarray]]] = {s: {m: [] for m in METRICS} for s in settings}
     active: list[np.ndarray] = []
     generated = None
     with torch.no_grad():
-        one = _shadow(net, x, site, site.feeds, cfg)
+        one = _shadow(net, traced, x, site, site.feeds, cfg)
         pre = None  # forward from `feeds` to the module's input (pools, reshapes) when apart
         if site.direct and site.module_input != site.feeds:
-            from shadownets.reverse import reverse
-
-            pre = reverse(net, x[:1], site.module_input, to=site.feeds)
+            pre = shadow_of(net, traced, site.module_input, to=site.feeds)
         down = None
         if cfg.to_input and site.to_input:  # the same shadow when the layer sits on the input
-            down = one if site.feeds is None else _shadow(net, x, site, None, cfg)
+            down = one if site.feeds is None else _shadow(net, traced, x, site, None, cfg)
         lifts = {"one": lambda z: one.lift(z, bias="trained")}
         if site.direct:
+            op = LayerOperator(module, site.input_shape)
             lifts["one_theory"] = lambda z: theory_lift(
-                module, pre.lift(z, bias="trained") if pre is not None else z, cfg.theory_c)
+                module, pre.lift(z, bias="trained") if pre is not None else z, cfg.theory_c,
+                op=op)
         if down is not None:
             lifts["input"] = lambda z: down.lift(z, bias="trained")
 
@@ -268,9 +312,10 @@ def measure_site(net: nn.Module, x: torch.Tensor, site: Site, cfg: AuditConfig, 
 
         scales = {s: 1.0 for s in lifts}
         if cfg.fit_scale:
-            h_cal, gens = generate(x[: min(cfg.calibrate_inputs, 64)],
+            h_cal, gens = generate(x[: min(cfg.calibrate_inputs, cfg.fit_inputs)],
                                    torch.Generator(x.device).manual_seed(int(seed) + 1))
-            scales = {s: _fit_scale(f, gens[s], h_cal) for s, f in lifts.items()}
+            scales |= {s: _fit_scale(f, gens[s], h_cal) for s, f in lifts.items()
+                       if s != "input" or cfg.alpha != "calibrated"}
         g = torch.Generator(x.device).manual_seed(int(seed))  # on the device it draws on
         for start in range(0, x.shape[0], cfg.batch_size):
             h, gens = generate(x[start:start + cfg.batch_size], g)

@@ -57,8 +57,14 @@ def audit_command(
     model_kwargs: str = typer.Option(None, "--model-kwargs", help="JSON object of model "
                                      "constructor arguments."),
     weights: Path = typer.Option(None, "--weights", help="Weights file (.safetensors or .pt)."),
-    data: str = typer.Option(..., "--data", help="Data set name (its test split) or "
-                             "folder:PATH of images."),
+    data: str = typer.Option(..., "--data", help="Data set name (its test split), photos "
+                             "(the photographs bundled with scikit-image) or folder:PATH "
+                             "(images in PATH and PATH/<class>/)."),
+    preset: str = typer.Option(None, "--preset", help="Image preset for photos and "
+                               "folder:PATH: imagenet (resize 256, centre crop 224, ImageNet "
+                               "mean/std) or resize (stretch to the model's input shape). "
+                               "Default: imagenet for 3x224x224 models (or none stated), "
+                               "else resize."),
     out: Path = typer.Option(..., "--out", help="Output folder."),
     layers: str = typer.Option(None, "--layers", help="Comma-separated layer names "
                                "(ReLU outputs or Linear/Conv modules); default all."),
@@ -85,13 +91,14 @@ def audit_command(
     config = AuditConfig(n_inputs=n_inputs, n_null=n_null, bootstrap=bootstrap, seed=seed)
     with claim(out, kind="audit", overwrite=overwrite, resumable=False, config={
         "model": model, "model_kwargs": _json_dict(model_kwargs),
-        "weights": str(weights) if weights else None, "data": data,
+        "weights": str(weights) if weights else None, "data": data, "preset": preset,
         "data_dir": str(data_dir) if data_dir else None, "layers": layers,
         "audit": config, "figures": figures}) as run:
         torch.manual_seed(seed)  # a spec built without weights gets a reproducible random init
         net = _load_model(model, _json_dict(model_kwargs), weights)
         shape = getattr(net, "input_shape", None)
-        x = load_data_spec(data, input_shape=tuple(shape) if shape else None, data_dir=data_dir)
+        x = load_data_spec(data, input_shape=tuple(shape) if shape else None, data_dir=data_dir,
+                           preset=preset, limit=n_inputs, seed=seed)
         names = [s.strip() for s in layers.split(",") if s.strip()] if layers else None
         with fits_model(x, what=f"data {data!r}"):
             result = run_audit(net, x, layers=names, config=config)

@@ -23,26 +23,36 @@ def reproduce(
     force: bool = typer.Option(False, help="Re-run parts even when already finished (in the "
                                "report already in --out)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the report in --out: reuse "
-                                "its finished parts (same scale and seed required)."),
+                                "its finished parts (same scale, seed and --weights "
+                                "required)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the report in --out."),
     list_parts: bool = typer.Option(False, "--list", help="List the parts and exit."),
+    weights: Path = typer.Option(None, "--weights", metavar="FILE",
+                                 help="Trained AlexNet state dict for the part alexnet (e.g. "
+                                      "torchvision's alexnet-owt-7be5be79.pth); default: "
+                                      "random init."),
 ) -> None:
     """Run every experiment of the paper and write OUT/report.md and OUT/report.html.
 
     Each part ends with a verdict — holds, does not hold, or undetermined — by a rule fixed
-    before the run and printed in the report. A folder that already holds a report is refused
-    unless --resume (reuse its parts finished with the same scale, seed and code) or
-    --overwrite.
+    before the run and printed in the report. Parts marked "on request" in --list (the
+    paper's AlexNet experiment) run only when named with --part. A folder that already holds
+    a report is refused unless --resume (reuse its parts finished with the same scale, seed,
+    weights and code) or --overwrite.
     """
     from shadownets.report import PARTS
     from shadownets.report import reproduce as run
 
     if list_parts:
         for name, p in PARTS.items():
-            typer.echo(f"{name:12s} {p.title}")
+            mark = f"  [on request: --part {name}]" if p.on_request else ""
+            typer.echo(f"{name:12s} {p.title}{mark}")
         return
     if quick and full:
         raise ValueError("give at most one of --quick and --full")
+    if weights is not None and "alexnet" not in (part or ()):
+        raise ValueError("--weights is the AlexNet of the part alexnet, which runs only on "
+                         "request; add --part alexnet")
     chosen = scale or ("full" if full else "quick")
 
     def on_part(name: str, status: str) -> None:
@@ -50,7 +60,7 @@ def reproduce(
         typer.echo(f"[{verb}] {name}: {PARTS[name].title}", err=True)
 
     result = run(out, scale=chosen, seed=seed, parts=part or None, force=force, on_part=on_part,
-                 resume=resume, overwrite=overwrite)
+                 resume=resume, overwrite=overwrite, weights=weights)
     for r in result.parts:
         typer.echo(f"{r.verdict:>13s}  {r.title}")
     typer.echo(f"report: {result.markdown}")

@@ -13,6 +13,11 @@ from shadownets.cli._common import fits_model, handle_errors, print_json, print_
 __all__ = ["register"]
 
 _MODEL_HELP = "Model spec: package.module:factory, path/to/file.py:factory or zoo:NAME."
+_DATA_HELP = ("Data set name (its test split, see shadownets.data), photos (the photographs "
+              "bundled with scikit-image) or folder:PATH (images in PATH and PATH/<class>/).")
+_PRESET_HELP = ("Image preset for photos and folder:PATH: imagenet (resize 256, centre crop "
+                "224, ImageNet mean/std) or resize (stretch to the model's input shape). "
+                "Default: imagenet for 3x224x224 models (or none stated), else resize.")
 
 
 def _parse_kwargs(text: str | None) -> dict:
@@ -69,9 +74,10 @@ def generate(
     model_kwargs: str = typer.Option(None, help="Factory keyword arguments as a JSON object."),
     weights: Path = typer.Option(None, help=".safetensors or torch state dict / checkpoint."),
     layer: str = typer.Option(..., help="Activation point of the codes (see `layers`)."),
-    data: str = typer.Option(..., help="Data set name (shadownets.data.load_dataset)."),
-    data_dir: Path = typer.Option(None, help="Data folder (default: the cache)."),
-    n: int = typer.Option(8, help="Number of test images."),
+    data: str = typer.Option(..., help=_DATA_HELP),
+    preset: str = typer.Option(None, help=_PRESET_HELP),
+    data_dir: Path = typer.Option(None, help="Data-set cache folder (default: the cache)."),
+    n: int = typer.Option(8, help="Number of images (the first ones; photos has 5)."),
     rho: float = typer.Option(1.0, help="Dropout keep probability ρ in (0, 1]."),
     alpha: str = typer.Option("theory", help="theory | calibrated | a number."),
     unpool: str = typer.Option(None, help="switches | spread | random | nearest (default: "
@@ -85,9 +91,13 @@ def generate(
 ) -> None:
     """Write an image grid: test images beside their shadows (or shadows of sampled codes).
 
+    --data photos or folder:PATH: images of the model's input_shape (else 3x224x224), by --preset.
+
+    Grayscale images are replicated to RGB for a 3-channel model, colour ones made luma for 1.
+
     An existing --out is refused (left as it is) unless --overwrite; the write is atomic.
     """
-    from shadownets.data import load_dataset
+    from shadownets.data import load_inputs
     from shadownets.io import save_figure
     from shadownets.reverse.figures import shadow_grid
     from shadownets.reverse.samples import shadow_samples
@@ -101,8 +111,9 @@ def generate(
     unpool = unpool or ("nearest" if from_codes else "switches")
     _check_out(out, overwrite)
     net = load_model(model, _parse_kwargs(model_kwargs), weights)
-    splits = load_dataset(data, data_dir=data_dir)
-    x = splits.x_test[:n]
+    shape = getattr(net, "input_shape", None)
+    x = load_inputs(data, input_shape=tuple(shape) if shape is not None else None,
+                    preset=preset, data_dir=data_dir, limit=n)
     with fits_model(x, what=f"data {data!r}"):
         samples = shadow_samples(net, x, layer, rho=rho, alpha=_parse_alpha(alpha),
                                  unpool=unpool, seed=seed, from_codes=from_codes)

@@ -4,6 +4,9 @@ A loader is a function ``loader(*, data_dir, download) -> RawData`` that returns
 as the source provides it (official train split, optional official test split). Splitting,
 sub-sampling and normalisation are done once for every data set by
 :func:`shadownets.data.load_dataset`.
+
+A family of data sets spelled ``PREFIX:ARGUMENT`` (``folder:PATH``) is registered with
+:func:`register_dataset_prefix`: a factory that turns the whole name into a loader.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-__all__ = ["RawData", "Loader", "register_dataset", "list_datasets", "get_loader"]
+__all__ = ["RawData", "Loader", "register_dataset", "register_dataset_prefix", "list_datasets",
+           "get_loader"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,6 +80,7 @@ def _check_pair(split: str, x: Tensor, y: Tensor, num_classes: int) -> None:
 
 Loader = Callable[..., RawData]
 _REGISTRY: dict[str, Loader] = {}
+_PREFIXES: dict[str, tuple[Callable[[str], Loader], str]] = {}  # prefix -> (factory, ARG)
 
 
 def register_dataset(name: str, *, overwrite: bool = False) -> Callable[[Loader], Loader]:
@@ -111,18 +116,56 @@ def register_dataset(name: str, *, overwrite: bool = False) -> Callable[[Loader]
     return decorator
 
 
+def register_dataset_prefix(prefix: str, *, argument: str = "ARG", overwrite: bool = False
+                            ) -> Callable[[Callable[[str], Loader]], Callable[[str], Loader]]:
+    """Decorator that registers a family of data sets named ``prefix:ARGUMENT``.
+
+    The decorated ``factory(name) -> Loader`` receives the whole name (``"folder:imgs"``) when
+    :func:`get_loader` is asked for it, and may refuse it (a ValueError or FileNotFoundError)
+    before anything is read.
+
+    Parameters
+    ----------
+    prefix : str
+        Non-empty, without ``:``.
+    argument : str, default "ARG"
+        What follows the colon, as error messages spell it (``"PATH"``: ``folder:PATH``).
+    overwrite : bool, default False
+        Replace an existing entry instead of raising.
+    """
+    if not isinstance(prefix, str) or not prefix.strip() or ":" in prefix:
+        raise ValueError(f"prefix: expected a non-empty string without ':', got {prefix!r}")
+
+    def decorator(factory: Callable[[str], Loader]) -> Callable[[str], Loader]:
+        if not callable(factory):
+            raise ValueError(f"factory: expected a callable, got {type(factory).__name__}")
+        if prefix in _PREFIXES and not overwrite and _PREFIXES[prefix][0] is not factory:
+            raise ValueError(f"prefix: data-set prefix {prefix!r} is already registered; pass "
+                             "overwrite=True to replace it")
+        _PREFIXES[prefix] = (factory, argument)
+        return factory
+
+    return decorator
+
+
 def list_datasets() -> list[str]:
-    """Names of all registered data sets, sorted."""
+    """Names of all registered data sets, sorted (prefixed families not included)."""
     return sorted(_REGISTRY)
 
 
 def get_loader(name: str) -> Loader:
-    """The loader registered under ``name``; an unknown name raises a ValueError listing all."""
-    if name not in _REGISTRY:
-        raise ValueError(
-            f"name: unknown data set {name!r}; known data sets: {', '.join(list_datasets())}"
-        )
-    return _REGISTRY[name]
+    """The loader registered under ``name``, or made by the factory of its ``prefix:``; an
+    unknown name raises a ValueError listing all."""
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    prefix, colon, _ = name.partition(":") if isinstance(name, str) else ("", "", "")
+    if colon and prefix in _PREFIXES:
+        return _PREFIXES[prefix][0](name)
+    families = "".join(f", {p}:{_PREFIXES[p][1]}" for p in sorted(_PREFIXES))
+    raise ValueError(
+        f"name: unknown data set {name!r}; known data sets: {', '.join(list_datasets())}"
+        f"{families}"
+    )
 
 
 def call_loader(name: str, data_dir: Path | None, download: bool) -> RawData:

@@ -1,6 +1,8 @@
 """The built-in data sets: where their files come from and how they are read.
 
-``digits`` (scikit-learn's bundled 8x8 digits) and ``synthetic`` need no files.
+``digits`` (scikit-learn's bundled 8x8 digits) and ``synthetic`` need no files;
+``folder:PATH`` is the user's own labelled images, ``PATH/<class>/<image>`` at their own size
+(one size for all; see :func:`shadownets.data.folder.load_class_folder`), split 60/20/20.
 ``fashion-mnist`` is read from the Debian package ``dataset-fashion-mnist`` when installed,
 else from ``data_dir``. ``mnist``, ``fashion-mnist`` and ``cifar10`` are read from
 ``data_dir`` (default: :func:`default_cache_dir` / name).
@@ -34,8 +36,9 @@ from shadownets.data.download import (
     download_first,
     verify_file,
 )
+from shadownets.data.folder import folder_root, load_class_folder
 from shadownets.data.idx import read_idx
-from shadownets.data.registry import RawData, register_dataset
+from shadownets.data.registry import Loader, RawData, register_dataset, register_dataset_prefix
 from shadownets.data.synthetic import make_synthetic
 
 __all__ = ["Resource", "MNIST_RESOURCES", "FASHION_MNIST_RESOURCES", "CIFAR10_RESOURCE",
@@ -233,3 +236,14 @@ def _cifar10(*, data_dir: Path | None, download: bool) -> RawData:
 @register_dataset("synthetic")
 def _synthetic(*, data_dir: Path | None, download: bool) -> RawData:
     return make_synthetic()
+
+
+@register_dataset_prefix("folder", argument="PATH")
+def _folder(name: str) -> Loader:
+    root = folder_root(name)  # a missing folder is refused before any work
+
+    def load(*, data_dir: Path | None, download: bool) -> RawData:
+        x, y, classes = load_class_folder(root)
+        return RawData(x, y, None, None, classes)
+
+    return load

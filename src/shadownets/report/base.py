@@ -15,6 +15,7 @@ does not decide; the judgement says what would).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import shlex
 from collections.abc import Callable
@@ -25,7 +26,8 @@ from typing import Any
 from shadownets.io import save_json
 
 __all__ = ["SCALES", "VERDICTS", "Context", "PartOutput", "Judgement", "PartResult", "Part",
-           "PARTS", "register_part", "load_result", "rule_dict", "reuse_mode"]
+           "PARTS", "register_part", "load_result", "rule_dict", "reuse_mode", "default_parts",
+           "file_sha256", "weights_record"]
 
 SCALES = ("tiny", "quick", "full")
 VERDICTS = ("holds", "does not hold", "undetermined")
@@ -38,10 +40,13 @@ class Context:
     out: Path  # report folder; part NAME writes under out/NAME/
     scale: str = "quick"  # "tiny" (CI), "quick" (demo, minutes) or "full"
     seed: int = 0  # base seed of every experiment
+    weights: Path | None = None  # trained AlexNet state dict (part "alexnet"); None: random init
 
     def __post_init__(self) -> None:
         if self.scale not in SCALES:
             raise ValueError(f"scale must be one of {SCALES}, got {self.scale!r}")
+        if self.weights is not None:
+            object.__setattr__(self, "weights", Path(self.weights))
 
     def part_dir(self, name: str) -> Path:
         path = Path(self.out) / name
@@ -50,8 +55,10 @@ class Context:
 
     def command(self, name: str) -> str:
         """The shell command that re-runs one part alone."""
+        weights = (f" --weights {shlex.quote(str(self.weights))}"
+                   if self.weights is not None else "")
         return (f"shadownets reproduce --scale {self.scale} --seed {self.seed} "
-                f"--out {shlex.quote(str(self.out))} --part {name} --force")
+                f"--out {shlex.quote(str(self.out))}{weights} --part {name} --force")
 
     def pick(self, tiny: Any, quick: Any, full: Any) -> Any:
         """The value for this context's scale."""
@@ -134,6 +141,33 @@ def reuse_mode(folder: Path) -> dict[str, bool]:
     return {"overwrite": True}
 
 
+def file_sha256(path: str | Path) -> str:
+    """The sha256 (hex) of a file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def weights_record(path: str | Path | None) -> dict[str, str] | None:
+    """``{"path", "sha256"}`` of a weights file (the path as given), None for no file.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` is not an existing file.
+    """
+    if path is None:
+        return None
+    path = Path(path)
+    if not path.is_file():
+        what = "is a folder, not a file" if path.is_dir() else "no such file"
+        raise FileNotFoundError(f"--weights {path}: {what}; give the path of a saved state "
+                                "dict (e.g. torchvision's alexnet-owt-7be5be79.pth)")
+    return {"path": str(path), "sha256": file_sha256(path)}
+
+
 def rule_dict(rule: Any) -> dict[str, Any]:
     """A rule dataclass as a plain dict (tuples as lists, for JSON)."""
     return json.loads(json.dumps(dataclasses.asdict(rule), default=list))
@@ -151,22 +185,31 @@ class Part:
     rule: Any  # frozen dataclass with the thresholds, and a ``text()`` method
     needs: tuple[str, ...] = ()  # parts whose files this one reads
     order: int = 0  # position in the report
+    on_request: bool = False  # run only when named (--part NAME), never by default
 
 
 PARTS: dict[str, Part] = {}
 
 
+def default_parts() -> list[str]:
+    """The parts a report runs when none are named (all but the on-request ones), in
+    report order."""
+    return [name for name, part in PARTS.items() if not part.on_request]
+
+
 def register_part(name: str, title: str, *, order: int, claim: str, rule: Any,
-                  judge: Callable[[Path, Any], Judgement], needs: tuple[str, ...] = ()):
+                  judge: Callable[[Path, Any], Judgement], needs: tuple[str, ...] = (),
+                  on_request: bool = False):
     """Decorator adding ``run(ctx) -> PartOutput`` to :data:`PARTS` with its rule and judge,
-    kept sorted by ``order`` (the report's section order)."""
+    kept sorted by ``order`` (the report's section order). An ``on_request`` part runs only
+    when named (``--part NAME``): a report without it is not partial."""
     if not (dataclasses.is_dataclass(rule) and callable(getattr(rule, "text", None))):
         raise TypeError(f"rule of part {name!r} must be a dataclass with a text() method")
 
     def decorator(fn: Callable[[Context], PartOutput]) -> Callable[[Context], PartOutput]:
         if name in PARTS:
             raise ValueError(f"report part {name!r} is already registered")
-        PARTS[name] = Part(name, title, claim, fn, judge, rule, needs, order)
+        PARTS[name] = Part(name, title, claim, fn, judge, rule, needs, order, on_request)
         ordered = sorted(PARTS.values(), key=lambda p: p.order)
         PARTS.clear()
         PARTS.update((p.name, p) for p in ordered)

@@ -38,7 +38,7 @@ from shadownets.report.render import format_value, table_cell
 __all__ = ["REPORTS", "render_markers", "update_docs", "doc_files"]
 
 #: Committed report folders re-rendered by :func:`update_docs` (relative to the root).
-REPORTS: tuple[str, ...] = ("docs/report",)
+REPORTS: tuple[str, ...] = ("docs/report", "docs/results/alexnet-report")
 
 _BLOCK = re.compile(r"(<!-- (table|verdicts): (.*?) -->\n)(.*?)(<!-- end \2 -->)", re.S)
 _VALUE = re.compile(r"(<!-- value: (.*?) -->)(.*?)(<!-- end value -->)", re.S)

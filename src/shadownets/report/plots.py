@@ -13,9 +13,10 @@ __all__ = ["plot_shadow_rows", "plot_audit_ratios"]
 
 
 def plot_shadow_rows(rows: list[tuple[str, torch.Tensor]], path: str | Path,
-                     title: str) -> Path:
+                     title: str, *, clip: bool = False) -> Path:
     """An image grid: one row per ``(label, images)``, images of shape (n, C, H, W) shown
-    per-image min–max scaled (C = 1 grey, C = 3 RGB)."""
+    per-image min–max scaled (C = 1 grey, C = 3 RGB), or with ``clip`` as they are, clipped
+    to [0, 1] (pixels already in display units, e.g. de-normalised photographs)."""
     from matplotlib.figure import Figure
 
     n = rows[0][1].shape[0]
@@ -24,7 +25,10 @@ def plot_shadow_rows(rows: list[tuple[str, torch.Tensor]], path: str | Path,
     for r, (label, images) in enumerate(rows):
         for c in range(n):
             img = images[c].detach().float().cpu()
-            img = (img - img.min()) / (img.max() - img.min()).clamp_min(1e-12)
+            if clip:
+                img = img.clamp(0.0, 1.0)
+            else:
+                img = (img - img.min()) / (img.max() - img.min()).clamp_min(1e-12)
             ax = axes[r][c]
             if img.shape[0] == 1:
                 ax.imshow(img[0].numpy(), cmap="gray")

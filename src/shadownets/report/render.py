@@ -69,7 +69,8 @@ def _markdown(out: Path, parts: list[PartResult], meta: dict) -> str:
     if missing:
         lines += [f"> **Partial report:** {len(parts)} of {len(parts) + len(missing)} parts. "
                   f"Missing: {', '.join(missing)} (not run, interrupted, or made by other "
-                  "settings or code). Run the same command again to complete it.", ""]
+                  "settings or code). Run `shadownets reproduce` with the same --out, scale "
+                  "and seed and --resume (without --part) to complete it.", ""]
     lines += ["Verdicts are three-valued: **holds**, **does not hold**, or **undetermined** "
               "(this run's evidence does not decide; each part says what would). Each part's "
               "rule and thresholds were fixed before the run and are printed with it.", "",

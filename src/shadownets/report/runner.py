@@ -13,7 +13,15 @@ from importlib import metadata
 from pathlib import Path
 
 from shadownets.io import save_json, to_jsonable
-from shadownets.report.base import PARTS, Context, PartResult, load_result, rule_dict
+from shadownets.report.base import (
+    PARTS,
+    Context,
+    PartResult,
+    default_parts,
+    load_result,
+    rule_dict,
+    weights_record,
+)
 from shadownets.report.render import report_texts, write_report
 from shadownets.rundir import code_version
 
@@ -55,8 +63,10 @@ def _current(r: PartResult | None, scale: str, seed: int, version: str, out: Pat
 
 
 def _selected(parts: Sequence[str] | None) -> list[str]:
+    """The parts to run, in report order: ``parts`` and what they need, or every part but the
+    on-request ones when none are named."""
     if not parts:
-        return list(PARTS)
+        return default_parts()
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
         raise ValueError(f"unknown report part(s) {unknown}; known: {list(PARTS)}")
@@ -67,10 +77,19 @@ def _selected(parts: Sequence[str] | None) -> list[str]:
     return [name for name in PARTS if name in wanted]
 
 
+def _missing(shown: Sequence[str], asked: Sequence[str]) -> list[str]:
+    """Parts missing from a report showing ``shown``: every part that is not shown, except an
+    on-request part that was not ``asked`` for."""
+    return [n for n in PARTS if n not in shown and (not PARTS[n].on_request or n in asked)]
+
+
 def _command(out: str | Path, scale: str, seed: int, parts: Sequence[str] | None,
-             force: bool, resume: bool = False, overwrite: bool = False) -> str:
+             force: bool, resume: bool = False, overwrite: bool = False,
+             weights: str | Path | None = None) -> str:
     words = ["shadownets", "reproduce", "--scale", scale, "--seed", str(seed), "--out",
              shlex.quote(str(out))]
+    if weights is not None:
+        words += ["--weights", shlex.quote(str(weights))]
     for p in parts or ():
         words += ["--part", p]
     flags = [f for f, on in (("--force", force), ("--resume", resume),
@@ -89,31 +108,39 @@ def reproduce(
     command: str | None = None,
     resume: bool = False,
     overwrite: bool = False,
+    weights: str | Path | None = None,
 ) -> ReportResult:
-    """Run every part (or ``parts`` and what they need) and write ``out/report.md`` and
-    ``out/report.html``.
+    """Run every part but the on-request ones (or ``parts`` and what they need) and write
+    ``out/report.md`` and ``out/report.html``.
 
     A part whose ``out/NAME/result.json`` exists with the same scale, seed and code version
     (:func:`code_version`) is reused, unless ``force`` or a part it reads is re-run. ``on_part(name,
     status)`` is called with status ``"run"``, ``"done"`` or ``"skip"``. ``command`` is the
     command line recorded in the report (default: the equivalent ``shadownets reproduce`` call).
     The report shows every current part in ``out``; ``meta.json`` lists the parts run now, the
-    parts reused and the parts missing (a report with missing parts says so at its top).
+    parts reused and the parts missing (a report with missing parts says so at its top; an
+    on-request part counts as missing only when it was asked for and is not there).
+    ``weights`` is a trained AlexNet state dict for the on-request part ``alexnet`` (None:
+    random init); a path that is not a file is refused before anything runs.
 
-    ``out`` is claimed first (:func:`shadownets.rundir.claim`, kind ``"report"``, settings scale
-    and seed): a folder holding a report is continued only with ``resume`` (or ``force``) and
-    the same scale and seed, replaced only with ``overwrite``, and anything else is refused
-    before any part runs. Code changes do not block a resume: parts made by other code are
-    simply re-run.
+    ``out`` is claimed first (:func:`shadownets.rundir.claim`, kind ``"report"``, settings scale,
+    seed and, when given, the weights' path and sha256): a folder holding a report is continued
+    only with ``resume`` (or ``force``) and the same settings, replaced only with
+    ``overwrite``, and anything else is refused before any part runs. Code changes do not block
+    a resume: parts made by other code are simply re-run.
     """
     from shadownets.rundir import claim
 
-    ctx = Context(Path(out), scale=scale, seed=seed)
+    ctx = Context(Path(out), scale=scale, seed=seed, weights=weights)
     names = _selected(parts)
-    run = claim(out, kind="report", config={"scale": scale, "seed": seed},
-                resume=resume or force, overwrite=overwrite, same_code=False)
+    config = {"scale": scale, "seed": seed}
+    record = weights_record(weights)
+    if record is not None:  # absent without weights: earlier report folders stay resumable
+        config["weights"] = record
+    run = claim(out, kind="report", config=config, resume=resume or force,
+                overwrite=overwrite, same_code=False)
     version = code_version()
-    rerun = set(parts or PARTS) if force else set()
+    rerun = set(parts or default_parts()) if force else set()
     results, skipped = [], []
     for name in names:
         part = PARTS[name]
@@ -148,12 +175,12 @@ def reproduce(
     shown_names = [r.name for r in shown]
     meta = {"scale": scale, "seed": seed, "environment": environment(), "code": version,
             "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "command": command if command is not None else _command(out, scale, seed, parts,
-                                                                    force, resume, overwrite),
+            "command": command if command is not None else _command(
+                out, scale, seed, parts, force, resume, overwrite, weights),
             "parts_run": [r.name for r in results if r.name not in skipped],
             "parts_reused": [n for n in shown_names if n not in
                              {r.name for r in results if r.name not in skipped}],
-            "parts_missing": [n for n in PARTS if n not in shown_names]}
+            "parts_missing": _missing(shown_names, names)}
     save_json(Path(out) / "meta.json", meta)
     md, html = write_report(Path(out), shown, meta)
     save_json(Path(out) / "verdicts.json",
@@ -202,6 +229,7 @@ def render_texts(out: str | Path) -> tuple[str, str]:
     except (OSError, ValueError) as exc:
         raise ValueError(f"{out}: no readable meta.json ({exc})") from None
     shown = [r for r in (load_result(out / n) for n in PARTS) if r is not None]
-    names = {r.name for r in shown}
-    meta = {**meta, "parts_missing": [n for n in PARTS if n not in names]}
+    names = [r.name for r in shown]
+    asked = meta.get("parts_missing") or ()  # an on-request part missing then stays missing
+    meta = {**meta, "parts_missing": _missing(names, asked)}
     return report_texts(out, shown, meta)

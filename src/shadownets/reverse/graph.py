@@ -2,7 +2,9 @@
 
 :class:`TracedNet` holds the fx trace of a model (sharing the model's modules and
 parameters, never copies), the per-sample shape of every tensor-valued node, and the bound
-reverse rule of every node on the data path (from :mod:`shadownets.reverse.ops`).
+reverse rule of every node on the data path (from :mod:`shadownets.reverse.ops`). The trace
+comes from :func:`shadownets.reverse.tracing.trace`: symbolic when torch.fx can, else on the
+example input's shapes (then specialised to its per-sample shape, the batch size kept free).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from torch import Tensor, fx, nn
 
 from shadownets.reverse.errors import NotReversibleError
 from shadownets.reverse.ops import Rule, Site, call_original, rule_for
+from shadownets.reverse.tracing import TrainingState, trace
 
 __all__ = ["LayerInfo", "TracedNet", "list_layers", "trace"]
 
@@ -43,66 +46,12 @@ class LayerInfo:
     reversible: bool
 
 
-class _Tracer(fx.Tracer):
-    """fx tracer that refuses custom autograd Functions instead of tracing through them."""
-
-    def trace(self, root: Any, concrete_args: Any = None) -> fx.Graph:
-        saved = torch.autograd.Function.__dict__["apply"]
-        tracer = self
-
-        def refuse(cls: type, *args: Any, **kwargs: Any) -> Any:
-            stack = list(getattr(tracer, "module_stack", {}) or {})
-            where = stack[-1] if stack and stack[-1] else "the model's forward()"
-            raise NotReversibleError(
-                f"custom autograd Function {cls.__name__} called in {where!s} is not "
-                "reversible (its backward is not a transpose the shadow net can tie)"
-            )
-
-        torch.autograd.Function.apply = classmethod(refuse)
-        try:
-            return super().trace(root, concrete_args)
-        finally:
-            torch.autograd.Function.apply = saved
-
-
-def trace(model: nn.Module) -> fx.GraphModule:
-    """Symbolically trace ``model``; failures become :class:`NotReversibleError`."""
-    if not isinstance(model, nn.Module):
-        raise ValueError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
-    try:
-        graph = _Tracer().trace(model)
-    except NotReversibleError:
-        raise
-    except Exception as exc:  # fx raises many types for untraceable code
-        msg = " ".join(str(exc).split())[:300]
-        raise NotReversibleError(
-            f"model: torch.fx could not trace {type(model).__name__}.forward ({msg}); "
-            "data-dependent control flow is not reversible"
-        ) from exc
-    return fx.GraphModule(model, graph)
-
-
 def _has_tensor(value: Any) -> bool:
     if isinstance(value, Tensor):
         return True
     if isinstance(value, (tuple, list)):
         return any(_has_tensor(v) for v in value)
     return False
-
-
-class _TrainingState:
-    """Context manager: every module in eval mode inside, each one's mode restored after."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.modes = [(m, m.training) for m in model.modules()]
-
-    def __enter__(self) -> None:
-        for m, _ in self.modes:
-            m.training = False
-
-    def __exit__(self, *exc: object) -> None:
-        for m, mode in self.modes:
-            m.training = mode
 
 
 class TracedNet:
@@ -113,7 +62,9 @@ class TracedNet:
     model : nn.Module
         Any feed-forward module whose ``forward`` takes one tensor.
     example_input : Tensor of shape (batch, *input_shape)
-        Runs once (eval mode, no grad) to record shapes.
+        Runs once (eval mode, no grad) to record shapes. A ``forward`` that checks or
+        branches on its input's shape is traced on this input's shapes: the trace then
+        holds for inputs of this per-sample shape (any batch size), as the shapes do.
     """
 
     def __init__(self, model: nn.Module, example_input: Tensor) -> None:
@@ -121,7 +72,7 @@ class TracedNet:
             got = (tuple(example_input.shape) if isinstance(example_input, Tensor)
                    else type(example_input).__name__)
             raise ValueError(f"example_input: expected a tensor of shape (batch, ...), got {got}")
-        self.gm = trace(model)
+        self.gm = trace(model, example_input)
         self.nodes = list(self.gm.graph.nodes)
         inputs = [n for n in self.nodes if n.op == "placeholder"]
         if len(inputs) != 1:
@@ -130,7 +81,7 @@ class TracedNet:
                 f"{len(inputs)} ({', '.join(n.name for n in inputs)})")
         self.input = inputs[0]
         self.modules = dict(self.gm.named_modules())
-        with torch.no_grad(), _TrainingState(model):
+        with torch.no_grad(), TrainingState(model):
             values = self._run_generic(example_input)
         self.shapes = {n: tuple(v.shape[1:]) for n, v in values.items() if isinstance(v, Tensor)}
         self.data = self._data_nodes(values)

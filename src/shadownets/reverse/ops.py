@@ -19,8 +19,26 @@ Roles
                 below, and the generative model only needs the rectification.
 ``"maxpool"``   MaxPool1d/2d/3d: unpooled by switches / spread / random / nearest.
 
-Anything else (LSTM, Tanh, Softmax, matmul, functional F.linear / F.conv with explicit
-weights, ...) has no rule; :func:`rule_for` raises :class:`NotReversibleError`.
+Each rule also states its ``family`` (:class:`Rule`): operator, activation, normalisation,
+pooling, reshape, identity, scale, combine or other. Code that walks a net by layer type (the
+audit: which layers it audits, what may sit between a layer and its activation, which modules
+a null net redraws) asks :func:`module_family` / a bound rule's ``family`` instead of keeping
+its own list of kinds, and :func:`module_rule` gives the weighted rule of a lone module (its
+linear map ``apply`` and adjoint ``apply_t``), so adding a layer type touches this file only.
+
+Activations and their rule (forward: the activation itself; shadow: ReLU on the generated
+activation):
+
+==============================  ==========================================================
+ReLU, F.relu, .relu(), relu_    exact: the theory's rectifier
+ReLU6, F.relu6                  ReLU clipped at 6: a ReLU wherever the net is not saturated
+LeakyReLU, PReLU, RReLU (eval)  ReLU plus a small negative slope: treated as ReLU
+GELU, SiLU, Mish, Softplus      smooth rectifiers, ≈ x above 0 and ≈ 0 well below: as ReLU
+ELU, CELU, SELU, Hardswish      rectifiers with a bounded negative part: as ReLU
+==============================  ==========================================================
+
+Anything else (LSTM, Tanh, Sigmoid, Softmax, Hardtanh, matmul, functional F.linear / F.conv
+with explicit weights, ...) has no rule; :func:`rule_for` raises :class:`NotReversibleError`.
 """
 
 from __future__ import annotations
@@ -39,9 +57,12 @@ from shadownets.reverse.errors import NotReversibleError
 from shadownets.reverse.rule import Rule, Site, UnpoolContext, call_original
 
 __all__ = ["Site", "UnpoolContext", "Rule", "call_original", "register", "rule_for",
-           "UNPOOL_MODES"]
+           "module_family", "module_rule", "FAMILIES", "UNPOOL_MODES"]
 
 UNPOOL_MODES = ("switches", "spread", "random", "nearest")
+#: The values of :attr:`Rule.family`.
+FAMILIES = ("operator", "activation", "normalisation", "pooling", "reshape", "identity",
+            "scale", "combine", "other")
 
 
 _MODULES: dict[type, type[Rule]] = {}
@@ -75,10 +96,7 @@ def rule_for(site: Site) -> Rule:
     node = site.node
     cls: type[Rule] | None = None
     if node.op == "call_module":
-        for klass in type(site.module).__mro__:
-            if klass in _MODULES:
-                cls = _MODULES[klass]
-                break
+        cls = _module_class(site.module)
         what = f"module {type(site.module).__name__}"
     elif node.op == "call_function":
         cls = _FUNCTIONS.get(node.target)
@@ -103,6 +121,46 @@ def rule_for(site: Site) -> Rule:
     return cls(site)
 
 
+def _module_class(module: nn.Module) -> type[Rule] | None:
+    for klass in type(module).__mro__:
+        if klass in _MODULES:
+            return _MODULES[klass]
+    return None
+
+
+def module_family(module: nn.Module) -> str | None:
+    """The :attr:`Rule.family` of a module's rule (``"operator"``, ``"activation"``,
+    ``"normalisation"``, ...), or None when its type has no rule."""
+    cls = _module_class(module)
+    return None if cls is None else cls.family
+
+
+def module_rule(module: nn.Module, input_shape: tuple[int, ...]) -> Rule:
+    """The rule of ``module`` called alone on inputs of per-sample shape ``input_shape``.
+
+    Raises ValueError when the module's type has no rule or the shape does not fit it.
+    """
+    cls = _module_class(module)
+    if cls is None:
+        raise ValueError(f"module {type(module).__name__} has no reverse rule")
+    shape = tuple(int(s) for s in input_shape)
+    ref = next(iter(module.parameters()), None)
+    probe = torch.zeros((1, *shape), dtype=ref.dtype if ref is not None else torch.float32,
+                        device=ref.device if ref is not None else None)
+    try:
+        with torch.no_grad():
+            out = module(probe)
+    except RuntimeError as exc:
+        raise ValueError(f"input_shape {shape} does not fit {type(module).__name__}: "
+                         f"{str(exc).splitlines()[0]}") from exc
+    graph = fx.Graph()
+    x = graph.placeholder("x")
+    y = graph.call_module("layer", (x,))
+    graph.output(y)
+    site = Site(y, module, "layer", {x: shape, y: tuple(out.shape[1:])}, frozenset({x, y}))
+    return cls(site)
+
+
 def _spatial_ones(c: int, ndim: int) -> tuple[int, ...]:
     return (c,) + (1,) * (ndim - 1)
 
@@ -113,6 +171,7 @@ class LinearRule(Rule):
     """y = x Wᵀ + b  ->  Aᵀ g = g W."""
 
     role = "weighted"
+    family = "operator"
 
     @property
     def weight(self) -> Tensor:
@@ -121,13 +180,21 @@ class LinearRule(Rule):
     def fan_in(self) -> int:
         return int(self.site.module.in_features)
 
+    def apply(self, x: Tensor, weight: Tensor | None = None) -> Tensor:
+        """The linear map ``A x`` (no bias), with ``weight`` in place of the layer's if given."""
+        return F.linear(x, self.weight if weight is None else weight)
+
+    def apply_t(self, g: Tensor, weight: Tensor | None = None) -> Tensor:
+        """The adjoint ``Aᵀ g``, with ``weight`` in place of the layer's if given."""
+        return g.matmul(self.weight if weight is None else weight)
+
     def forward(self, args, kwargs, *, bias, record):
         m = self.site.module
         return F.linear(args[0], m.weight, m.bias if bias else None)
 
     def transpose(self, g, ctx, scale=1.0):
         w = self.weight if scale == 1.0 else self.weight * scale  # tiny: scale the weight
-        return [(self.site.node.args[0], g.matmul(w))]
+        return [(self.site.node.args[0], self.apply_t(g, w))]
 
     def bias_term(self):
         return self.site.module.bias
@@ -138,6 +205,7 @@ class ConvRule(Rule):
     """Convolution -> transposed convolution with the same kernel (exact output size)."""
 
     role = "weighted"
+    family = "operator"
 
     @property
     def weight(self) -> Tensor:
@@ -147,22 +215,30 @@ class ConvRule(Rule):
         w = self.site.module.weight
         return int(w.shape[1] * math.prod(w.shape[2:]))
 
+    def apply(self, x: Tensor, weight: Tensor | None = None) -> Tensor:
+        """The convolution ``A x`` (no bias), with ``weight`` as kernel if given."""
+        return self.site.module._conv_forward(x, self.weight if weight is None else weight,
+                                              None)
+
+    def apply_t(self, g: Tensor, weight: Tensor | None = None) -> Tensor:
+        """``Aᵀ g``: the transposed convolution with the same kernel (or ``weight``)."""
+        m = self.site.module
+        w = self.weight if weight is None else weight
+        if m.padding_mode != "zeros" or isinstance(m.padding, str):
+            return adjoint.vjp_transpose(lambda t: m._conv_forward(t, w, None), g,
+                                         self.in_shape())
+        return adjoint.conv_transpose(g, w, stride=m.stride, padding=m.padding,
+                                      dilation=m.dilation, groups=m.groups,
+                                      in_size=self.in_shape()[1:])
+
     def forward(self, args, kwargs, *, bias, record):
         m = self.site.module
         return m._conv_forward(args[0], m.weight, m.bias if bias else None)
 
     def transpose(self, g, ctx, scale=1.0):
         m = self.site.module
-        x_node = self.site.node.args[0]
         w = m.weight if scale == 1.0 else m.weight * scale  # tiny: scale the kernel
-        if m.padding_mode != "zeros" or isinstance(m.padding, str):
-            out = adjoint.vjp_transpose(lambda t: m._conv_forward(t, w, None), g,
-                                        self.in_shape())
-        else:
-            out = adjoint.conv_transpose(g, w, stride=m.stride, padding=m.padding,
-                                         dilation=m.dilation, groups=m.groups,
-                                         in_size=self.in_shape()[1:])
-        return [(x_node, out)]
+        return [(self.site.node.args[0], self.apply_t(g, w))]
 
     def bias_term(self):
         b = self.site.module.bias
@@ -173,6 +249,8 @@ class ConvRule(Rule):
 @register(modules=(nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d))
 class BatchNormRule(Rule):
     """Eval-mode BatchNorm: y = s ⊙ x + t, s = γ / √(var + ε); Aᵀ g = s ⊙ g."""
+
+    family = "normalisation"
 
     def __init__(self, site: Site) -> None:
         super().__init__(site)
@@ -210,6 +288,8 @@ class BatchNormRule(Rule):
 class ReshapeRule(Rule):
     """Per-sample reshape: forward and inverse use the recorded shapes."""
 
+    family = "reshape"
+
     def forward(self, args, kwargs, *, bias, record):
         return args[0].reshape(args[0].shape[0], *self.out_shape)
 
@@ -223,6 +303,8 @@ class ReshapeRule(Rule):
           methods=("contiguous",))
 class IdentityRule(Rule):
     """Identity (dropout is the identity of the eval-mode net)."""
+
+    family = "identity"
 
     def forward(self, args, kwargs, *, bias, record):
         return args[0]
@@ -245,6 +327,8 @@ def _unbroadcast(g: Tensor, shape: tuple[int, ...]) -> Tensor:
           methods=("add", "add_", "sub", "sub_"))
 class AddRule(Rule):
     """Sum of data inputs and constants: a sum becomes a copy (sign kept for subtraction)."""
+
+    family = "combine"
 
     def _signs(self) -> list[tuple[Any, float]]:
         node = self.site.node
@@ -282,6 +366,8 @@ class AddRule(Rule):
 class ScaleRule(Rule):
     """Multiplication or division of one data input by a Python number."""
 
+    family = "scale"
+
     def __init__(self, site: Site) -> None:
         super().__init__(site)
         a, b = site.node.args[:2]
@@ -311,6 +397,8 @@ class ScaleRule(Rule):
 class CatRule(Rule):
     """Concatenation along a non-batch dim -> split."""
 
+    family = "combine"
+
     def _dim(self) -> int:
         node = self.site.node
         dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
@@ -339,10 +427,18 @@ class CatRule(Rule):
           functions=(F.avg_pool1d, F.avg_pool2d, F.avg_pool3d, F.adaptive_avg_pool1d,
                      F.adaptive_avg_pool2d, F.adaptive_avg_pool3d, torch.mean, torch.sum,
                      torch.permute, torch.transpose),
-          methods=("mean", "sum", "permute", "transpose"))
+          methods=("mean", "sum", "permute", "transpose", "repeat", "expand"))
 class LinearCallRule(Rule):
     """Any linear call of one data input: the transpose is its vector-Jacobian product
     (with a fast explicit path for plain average pooling)."""
+
+    family = "pooling"  # the registered modules; functions other than pools are "other"
+
+    def __init__(self, site: Site) -> None:
+        super().__init__(site)
+        node = site.node
+        if node.op != "call_module" and "pool" not in getattr(node.target, "__name__", ""):
+            self.family = "other"
 
     def _call(self, x: Tensor) -> Tensor:
         node = self.site.node
@@ -375,6 +471,7 @@ class ReluRule(Rule):
     """ReLU: mirrored — the shadow net applies ReLU to the generated activation here."""
 
     role = "relu"
+    family = "activation"
 
     @property
     def kind(self) -> str:
@@ -387,10 +484,10 @@ class ReluRule(Rule):
         return [(self.site.node.args[0], g)]
 
 
-@register(modules=(nn.LeakyReLU, nn.GELU, nn.SiLU, nn.ELU, nn.CELU, nn.Softplus, nn.Mish,
-                   nn.Hardswish),
-          functions=(F.leaky_relu, F.gelu, F.silu, F.elu, F.celu, F.softplus, F.mish,
-                     F.hardswish))
+@register(modules=(nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.GELU, nn.SiLU, nn.ELU,
+                   nn.CELU, nn.SELU, nn.Softplus, nn.Mish, nn.Hardswish),
+          functions=(F.relu6, F.leaky_relu, F.gelu, F.silu, F.elu, F.celu, F.selu, F.softplus,
+                     F.mish, F.hardswish))
 class ReluLikeRule(ReluRule):
     """Rectifier-like activation: runs as itself forward, mirrored as a ReLU in the shadow."""
 
@@ -416,6 +513,7 @@ class MaxPoolRule(Rule):
     """Max pooling: no transpose; unpooled by the mode in :class:`UnpoolContext`."""
 
     role = "maxpool"
+    family = "pooling"
 
     def __init__(self, site: Site) -> None:
         super().__init__(site)

@@ -62,6 +62,14 @@ class Rule:
     """Base reverse rule bound to a :class:`Site` (see module docstring for the roles)."""
 
     role: ClassVar[str] = "linear"
+    #: What the layer is, for code that walks a net by layer type (the audit): one of
+    #: ``"operator"`` (weighted: Linear, ConvNd — a linear operator with :meth:`apply` /
+    #: :meth:`apply_t`), ``"activation"`` (ReLU and ReLU-like), ``"normalisation"``
+    #: (BatchNorm: a per-channel affine map), ``"pooling"`` (max / average pools, padding),
+    #: ``"reshape"``, ``"identity"`` (identity, dropout), ``"scale"`` (times a number),
+    #: ``"combine"`` (add, sub, cat: several inputs) or ``"other"`` (parameter-free linear
+    #: calls such as mean, sum, permute).
+    family: ClassVar[str] = "other"
 
     def __init__(self, site: Site) -> None:
         self.site = site

@@ -23,7 +23,7 @@ from torch import Tensor, fx, nn
 from shadownets.reverse.graph import TracedNet
 from shadownets.reverse.ops import UNPOOL_MODES, UnpoolContext
 
-__all__ = ["Encoding", "ShadowNet", "reverse"]
+__all__ = ["Encoding", "ShadowNet", "reverse", "shadow_of"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -299,6 +299,10 @@ class ShadowNet(nn.Module):
                 shape = (h.shape[0], *self._net.shapes[self._net.rules[node].data_args()[0]])
                 masks.append(None if rho >= 1.0 else
                              _bernoulli(h.new_empty(shape), rho, generator))
+            if self._is_chain():
+                values = self._calibrate_in_one_walk(h, env, ctx, masks)
+                self.alpha_mode, self._alpha_values = "calibrated", values
+                return self
             values: list[float] = []
             for i, node in enumerate(self._ops):
                 point = self._net.rules[node].data_args()[0]
@@ -312,6 +316,58 @@ class ShadowNet(nn.Module):
                 values.append(_rms(real) / g_rms if g_rms > 0 else self._theory_alpha(i))
         self.alpha_mode, self._alpha_values = "calibrated", values
         return self
+
+    def _is_chain(self) -> bool:
+        """Whether each generated op's input point gets its activation from that op alone (no
+        skip connection or second op reads it): then α can be set in one walk."""
+        net, inside = self._net, set(self._nodes)
+        for node in self._ops:
+            point = net.rules[node].data_args()[0]
+            users = [u for u in point.users if u in inside and u in net.rules
+                     and point in net.data_inputs(u)]
+            if users != [node]:
+                return False
+        return True
+
+    def _calibrate_in_one_walk(self, h: Tensor, env: dict, ctx: UnpoolContext,
+                               masks: list[Tensor | None]) -> list[float]:
+        """:meth:`calibrate` for chains in one top-down walk: at each generated op, its
+        contribution with α = 1 *is* the generated activation at its input point (up to a
+        ReLU there, which is positively homogeneous), so α is read off and applied at once.
+        Gives the same α as the op-by-op re-walks."""
+        net = self._net
+        acc: dict[fx.Node, Tensor] = {self._layer: h}
+        values: list[float] = []
+        k = 0
+        for node in self._steps:
+            g = acc.pop(node)
+            rule = net.rules.get(node)
+            if node is not self._layer and rule is not None and rule.role == "relu":
+                g = torch.relu(g)
+            if node is self._to:
+                break
+            if self.forward_bias and rule.bias_term() is not None:
+                g = g + rule.bias_term().to(g.dtype)
+            weighted = rule.role == "weighted"
+            pairs = rule.transpose(g, ctx, 1.0) if weighted else rule.transpose(g, ctx)
+            for arg, c in pairs:
+                if weighted:
+                    if masks[k] is not None:
+                        c = c * masks[k]
+                    gen = c
+                    point_rule = net.rules.get(arg)
+                    if point_rule is not None and point_rule.role == "relu":
+                        gen = torch.relu(gen)
+                    real = env[arg]
+                    if bool((real >= 0).all()):
+                        gen = torch.relu(gen)
+                    g_rms = _rms(gen)
+                    value = _rms(real) / g_rms if g_rms > 0 else self._theory_alpha(k)
+                    values.append(value)
+                    c = c * value
+                    k += 1
+                acc[arg] = acc[arg] + c if arg in acc else c
+        return values
 
     def extra_repr(self) -> str:
         return (f"layer={self.layer!r}, to={self.to!r}, code_shape={self.code_shape}, "
@@ -364,7 +420,22 @@ def reverse(model: nn.Module, example_input: Tensor, layer: str, *, to: str | No
         raise ValueError(f"rho: expected a float or a sequence of floats, got {rho!r}")
     if not isinstance(alpha, (str, int, float, Sequence)):
         raise ValueError(f"alpha: expected 'theory', 'calibrated' or number(s), got {alpha!r}")
-    net = TracedNet(model, example_input)
+    return shadow_of(model, TracedNet(model, example_input), layer, to=to, rho=rho,
+                     alpha=alpha, unpool=unpool, forward_bias=forward_bias)
+
+
+def shadow_of(model: nn.Module, net: TracedNet, layer: str, *, to: str | None = None,
+              rho: float | Sequence[float] = 1.0,
+              alpha: str | float | Sequence[float] = "theory", unpool: str = "switches",
+              forward_bias: bool = False) -> ShadowNet:
+    """:func:`reverse` on a model already traced (``net = TracedNet(model, example)``).
+
+    For callers that build many shadow nets of one model (the audit: several per layer):
+    the trace, its shapes and rules are shared instead of re-traced for each. Arguments are
+    checked as in :func:`reverse`.
+    """
+    if unpool not in UNPOOL_MODES:
+        raise ValueError(f"unpool: expected one of {', '.join(UNPOOL_MODES)}, got {unpool!r}")
     layer_node = net.node(layer, "layer")
     to_node = net.input if to is None else net.node(to, "to")
     nodes = net.subgraph(layer_node, to_node)

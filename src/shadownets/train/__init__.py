@@ -74,16 +74,21 @@ def resolve_zoo_spec(name: str, kwargs: dict[str, Any] | None = None) -> nn.Modu
     Parameters
     ----------
     name : str
-        A registered model name (then ``kwargs`` must hold ``input_shape`` and ``num_classes``
-        plus the model's options), or a run folder / ``model.safetensors`` written by
-        :func:`fit` (then the model is rebuilt from the stored spec, with its weights, and
-        ``kwargs`` must be empty).
+        A small training-zoo model (:func:`list_models`; then ``kwargs`` must hold
+        ``input_shape`` and ``num_classes`` plus the model's options), a torchvision-layout
+        architecture (:func:`shadownets.archs.list_archs`: ``alexnet``, ``vgg11_bn``,
+        ``vgg16``, ``resnet18``, ``resnet50``; ``kwargs`` are optional, e.g.
+        ``{"activation": "gelu"}``, ``num_classes`` defaults to 1000), or a run folder /
+        ``model.safetensors`` written by :func:`fit` (then the model is rebuilt from the
+        stored spec, with its weights, and ``kwargs`` must be empty).
     kwargs : dict, optional
 
     Returns
     -------
     nn.Module
     """
+    from shadownets.archs import create_arch, list_archs
+
     kwargs = dict(kwargs or {})
     if name in list_models():
         missing = [k for k in ("input_shape", "num_classes") if k not in kwargs]
@@ -93,12 +98,18 @@ def resolve_zoo_spec(name: str, kwargs: dict[str, Any] | None = None) -> nn.Modu
                              f"got {sorted(kwargs)}")
         shape = tuple(int(s) for s in kwargs.pop("input_shape"))
         return create_model(name, shape, int(kwargs.pop("num_classes")), **kwargs)
+    if name in list_archs():
+        try:
+            return create_arch(name, **kwargs)
+        except ValueError as exc:
+            raise ValueError(f"zoo:{exc}") from None
     if Path(name).exists():
         if kwargs:
             raise ValueError(f"zoo:{name} is a run folder: its spec is stored, so model kwargs "
                              f"must be empty; got {sorted(kwargs)}")
         return load_run_model(name)
-    raise ValueError(f"zoo: {name!r} is neither a zoo model ({', '.join(list_models())}) nor an "
+    raise ValueError(f"zoo: {name!r} is neither a zoo model ({', '.join(list_models())}), a "
+                     f"torchvision-layout architecture ({', '.join(list_archs())}) nor an "
                      f"existing run folder")
 
 

@@ -5,6 +5,7 @@ Each module declares its verdict rule (a frozen dataclass of thresholds, ``RULE`
 """
 
 from shadownets.report.parts import (  # noqa: F401  (register the parts)
+    alexnet,
     audit,
     baselines,
     bias,
