@@ -83,7 +83,7 @@ def test_generate_writes_a_png_grid(app, nets, tmp_path, extra):
 @pytest.mark.parametrize("args,message", [
     (["--alpha", "big"], "--alpha: expected theory, calibrated or a number, got 'big'"),
     (["--layer", "zz"], "layer: unknown activation point 'zz'"),
-    (["--model-kwargs", "[1]"], "--model-kwargs: expected a JSON object"),
+    (["--model-kwargs", "[1]"], "--model-kwargs must be a JSON object"),
     (["--unpool", "max"], "unpool: expected one of switches"),
     (["--weights", "/nonexistent/w.pt"], "weights: file not found"),
     (["--n", "0"], "--n: expected a positive number"),

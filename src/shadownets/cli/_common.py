@@ -9,14 +9,15 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
 
 from shadownets.io import to_jsonable
 
-__all__ = ["handle_errors", "progress", "step_progress", "print_table", "print_json", "fail",
-           "USER_ERRORS", "DEBUG_ENV", "fits_model", "is_out_of_memory"]
+__all__ = ["handle_errors", "json_object", "progress", "step_progress", "print_table",
+           "print_json", "fail", "USER_ERRORS", "DEBUG_ENV", "fits_model", "is_out_of_memory"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -160,3 +161,20 @@ def print_table(rows: Sequence[dict[str, Any]], title: str | None = None,
 def print_json(obj: Any) -> None:
     """Print ``obj`` as strict JSON on stdout."""
     typer.echo(json.dumps(to_jsonable(obj), indent=2, allow_nan=False))
+
+
+def json_object(option: str, text: str | None) -> dict[str, Any]:
+    """The JSON object of a command-line option, given inline or as a path to a .json file
+    (empty: ``{}``); anything else is one ValueError line naming the option."""
+    if not text:
+        return {}
+    if not text.lstrip().startswith("{") and Path(text).is_file():
+        text = Path(text).read_text(encoding="utf-8")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{option} must be a JSON object or a .json file; got {text!r} "
+                         f"({exc.msg})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{option} must be a JSON object; got {text!r}")
+    return value

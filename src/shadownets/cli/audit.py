@@ -6,13 +6,12 @@ call, write ``audit.csv`` / ``audit.json`` and the figures, print a summary.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from shadownets.cli._common import fits_model, handle_errors, print_table
+from shadownets.cli._common import fits_model, handle_errors, json_object, print_table
 
 __all__ = ["register", "audit_command", "SUMMARY_COLUMNS"]
 
@@ -20,19 +19,6 @@ __all__ = ["register", "audit_command", "SUMMARY_COLUMNS"]
 SUMMARY_COLUMNS = ("layer", "kind", "active_frac", "rel_err_one", "ratio_one_gaussian",
                    "ratio_one_gaussian_lo", "ratio_one_gaussian_hi", "ratio_one_shuffle",
                    "verdict_gaussian", "verdict_shuffle", "verdict", "to_decide", "mp_ks")
-
-
-def _json_dict(text: str | None) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"--model-kwargs must be a JSON object, got {text!r} ({exc.msg})"
-                         ) from None
-    if not isinstance(value, dict):
-        raise ValueError(f"--model-kwargs must be a JSON object, got {text!r}")
-    return value
 
 
 def _load_model(spec: str, kwargs: dict[str, Any], weights: Path | None) -> Any:
@@ -90,12 +76,12 @@ def audit_command(
 
     config = AuditConfig(n_inputs=n_inputs, n_null=n_null, bootstrap=bootstrap, seed=seed)
     with claim(out, kind="audit", overwrite=overwrite, resumable=False, config={
-        "model": model, "model_kwargs": _json_dict(model_kwargs),
+        "model": model, "model_kwargs": json_object("--model-kwargs", model_kwargs),
         "weights": str(weights) if weights else None, "data": data, "preset": preset,
         "data_dir": str(data_dir) if data_dir else None, "layers": layers,
         "audit": config, "figures": figures}) as run:
         torch.manual_seed(seed)  # a spec built without weights gets a reproducible random init
-        net = _load_model(model, _json_dict(model_kwargs), weights)
+        net = _load_model(model, json_object("--model-kwargs", model_kwargs), weights)
         shape = getattr(net, "input_shape", None)
         x = load_data_spec(data, input_shape=tuple(shape) if shape else None, data_dir=data_dir,
                            preset=preset, limit=n_inputs, seed=seed)

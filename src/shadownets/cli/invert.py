@@ -22,7 +22,13 @@ from typing import Any
 
 import typer
 
-from shadownets.cli._common import fits_model, handle_errors, print_json, print_table
+from shadownets.cli._common import (
+    fits_model,
+    handle_errors,
+    json_object,
+    print_json,
+    print_table,
+)
 from shadownets.invert.config import InvertConfig
 
 __all__ = ["register", "invert_command", "leakage_command", "SUMMARY_COLUMNS"]
@@ -38,19 +44,6 @@ _MODEL_HELP = ("Model spec: zoo:runs/NAME (a trained run), zoo:NAME, package.mod
 _DATA_HELP = ("Data set name (its test split; its train split is the attacker's auxiliary "
               "data), photos or folder:PATH (no labels, no auxiliary data).")
 _PRESET_HELP = "Image preset for photos and folder:PATH: imagenet or resize."
-
-
-def _json_dict(text: str | None) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"--model-kwargs must be a JSON object, got {text!r} ({exc.msg})"
-                         ) from None
-    if not isinstance(value, dict):
-        raise ValueError(f"--model-kwargs must be a JSON object, got {text!r}")
-    return value
 
 
 def _csv(option: str, text: str | None) -> list[str] | None:
@@ -171,7 +164,7 @@ def invert_command(
                      l2_weight=l2_weight, switches=switches, unpool=unpool,
                      batch_size=batch_size, record_every=record_every, seed=seed)
     _set_threads(threads)
-    settings = {"model": model, "model_kwargs": _json_dict(model_kwargs),
+    settings = {"model": model, "model_kwargs": json_object("--model-kwargs", model_kwargs),
                 "weights": str(weights) if weights else None, "layer": layer, "data": data,
                 "preset": preset, "data_dir": str(data_dir) if data_dir else None, "n": n,
                 "invert": config, "figures": figures}
@@ -179,7 +172,7 @@ def invert_command(
                config=settings) as run:
         t0 = time.perf_counter()
         torch.manual_seed(seed)  # a spec built without weights gets a reproducible init
-        net = load_model(model, _json_dict(model_kwargs), weights)
+        net = load_model(model, json_object("--model-kwargs", model_kwargs), weights)
         x, labels, aux, scale = _load_data(data, net, n=n, preset=preset, data_dir=data_dir)
         with fits_model(x, what=f"data {data!r}"):
             result = invert(net, x, layer, config=config, labels=labels, aux=aux, scale=scale,
@@ -262,7 +255,7 @@ def leakage_command(
     method_list = _csv("--methods", methods)
     layer_list = _csv("--layers", layers)
     _set_threads(threads)
-    settings = {"model": model, "model_kwargs": _json_dict(model_kwargs),
+    settings = {"model": model, "model_kwargs": json_object("--model-kwargs", model_kwargs),
                 "weights": str(weights) if weights else None, "data": data, "preset": preset,
                 "data_dir": str(data_dir) if data_dir else None, "n": n, "layers": layer_list,
                 "methods": method_list, "invert": config, "figures": figures}
@@ -270,7 +263,7 @@ def leakage_command(
                config=settings) as run:
         t0 = time.perf_counter()
         torch.manual_seed(seed)
-        net = load_model(model, _json_dict(model_kwargs), weights)
+        net = load_model(model, json_object("--model-kwargs", model_kwargs), weights)
         x, labels, aux, scale = _load_data(data, net, n=n, preset=preset, data_dir=data_dir)
         with fits_model(x, what=f"data {data!r}"):
             result = leakage(net, x, layers=layer_list, methods=method_list, config=config,

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import typer
 
-from shadownets.cli._common import fits_model, handle_errors, print_json, print_table
+from shadownets.cli._common import (
+    fits_model,
+    handle_errors,
+    json_object,
+    print_json,
+    print_table,
+)
 
 __all__ = ["register"]
 
@@ -18,18 +23,6 @@ _DATA_HELP = ("Data set name (its test split, see shadownets.data), photos (the 
 _PRESET_HELP = ("Image preset for photos and folder:PATH: imagenet (resize 256, centre crop "
                 "224, ImageNet mean/std) or resize (stretch to the model's input shape). "
                 "Default: imagenet for 3x224x224 models (or none stated), else resize.")
-
-
-def _parse_kwargs(text: str | None) -> dict:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"--model-kwargs: expected a JSON object, got {text!r} ({exc})") from None
-    if not isinstance(value, dict):
-        raise ValueError(f"--model-kwargs: expected a JSON object, got {text!r}")
-    return value
 
 
 def _parse_alpha(text: str) -> str | float:
@@ -110,7 +103,7 @@ def generate(
                          "--from-codes does not have; use spread, random or nearest")
     unpool = unpool or ("nearest" if from_codes else "switches")
     _check_out(out, overwrite)
-    net = load_model(model, _parse_kwargs(model_kwargs), weights)
+    net = load_model(model, json_object("--model-kwargs", model_kwargs), weights)
     shape = getattr(net, "input_shape", None)
     x = load_inputs(data, input_shape=tuple(shape) if shape is not None else None,
                     preset=preset, data_dir=data_dir, limit=n)
@@ -142,7 +135,7 @@ def layers(
     from shadownets.reverse import list_layers
     from shadownets.specs import load_model
 
-    net = load_model(model, _parse_kwargs(model_kwargs), weights)
+    net = load_model(model, json_object("--model-kwargs", model_kwargs), weights)
     if input_shape is not None:
         shape = _parse_shape(input_shape)
     elif getattr(net, "input_shape", None) is not None:

@@ -9,32 +9,15 @@ counts as given when it is on the command line (or in the environment), whatever
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from shadownets.cli._common import handle_errors, print_json, print_table
+from shadownets.cli._common import handle_errors, json_object, print_json, print_table
 
 __all__ = ["register", "train_command", "compare_command"]
-
-
-def _json_dict(option: str, text: str | None) -> dict[str, Any]:
-    """A JSON object given inline or as a path to a .json file."""
-    if not text:
-        return {}
-    if not text.lstrip().startswith("{") and Path(text).is_file():
-        text = Path(text).read_text(encoding="utf-8")
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{option} must be a JSON object or a .json file; got {text!r} "
-                         f"({exc.msg})") from None
-    if not isinstance(value, dict):
-        raise ValueError(f"{option} must be a JSON object; got {text!r}")
-    return value
 
 
 def _labels(text: str) -> int | None:
@@ -154,7 +137,7 @@ def train_command(
     _refuse_unused(ctx, method, optimizer)
     config = TrainConfig(
         dataset=dataset, n_labels=_labels(labels), model=model,
-        model_kwargs=_json_dict("--model-kwargs", model_kwargs), method=method, epochs=epochs,
+        model_kwargs=json_object("--model-kwargs", model_kwargs), method=method, epochs=epochs,
         steps_per_epoch=steps_per_epoch or None, batch_size=batch_size, optimizer=optimizer,
         lr=lr, momentum=momentum, weight_decay=weight_decay, seed=seed, data_seed=data_seed,
         data_dir=data_dir or None, dropout=dropout, aug_weight=aug_weight, n_aug=n_aug,
@@ -215,14 +198,14 @@ def compare_command(
     """
     from shadownets.train import DEFAULT_GRIDS, CompareConfig, TrainConfig, compare
 
-    base_cfg = TrainConfig(model=model, model_kwargs=_json_dict("--model-kwargs", model_kwargs),
+    base_cfg = TrainConfig(model=model, model_kwargs=json_object("--model-kwargs", model_kwargs),
                            epochs=epochs, steps_per_epoch=steps_per_epoch or None,
                            batch_size=batch_size, optimizer=optimizer, lr=lr)
     method_list = _csv("--methods", methods)
-    extra = _json_dict("--base", base)
+    extra = json_object("--base", base)
     _check_base(ctx, extra, method_list, optimizer)
     base_cfg = base_cfg.replace(**extra)
-    user_grid = _json_dict("--grid", grid)
+    user_grid = json_object("--grid", grid)
     unused = [m for m in user_grid if m not in method_list]
     if unused:
         raise ValueError(f"--grid gives candidates for {', '.join(map(repr, unused))}, not in "
