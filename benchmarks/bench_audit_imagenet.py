@@ -30,17 +30,12 @@ def _peak_rss_gb() -> float:
 
 
 def photo_crops(n: int) -> torch.Tensor:
-    """``n`` inputs (n, 3, 224, 224): ten crops of each bundled photograph, cycled."""
-    from shadownets.data.photos import photo_inputs
+    """``n`` inputs (n, 3, 224, 224): the report's ten-crop of each bundled photograph
+    (:func:`shadownets.report.parts.alexnet.ten_crops`), cycled."""
+    from shadownets.data.photos import load_photos
+    from shadownets.report.parts.alexnet import ten_crops
 
-    base = photo_inputs()  # (5, 3, 224, 224), resize-256 + centre crop
-    crops = [base, base.flip(-1)]
-    big = torch.nn.functional.interpolate(base, size=(256, 256), mode="bilinear",
-                                          antialias=True, align_corners=False)
-    for top, left in ((0, 0), (0, 32), (32, 0), (32, 32)):
-        c = big[:, :, top:top + 224, left:left + 224]
-        crops += [c, c.flip(-1)]
-    pool = torch.cat(crops)
+    pool = ten_crops(load_photos().images)
     return pool[torch.arange(n) % pool.shape[0]].contiguous()
 
 
