@@ -1,8 +1,9 @@
 """Benchmark: audit of a torchvision-layout ImageNet net at 3×224×224, against its forward pass.
 
-Prints the wall time of one forward pass of the net over the audit's inputs (median of 3,
-after a warm-up), the audit's wall time with its parts (trained net, null nets, weight
-statistics), the peak resident memory of the process, and last the ratio audit / forward.
+Prints the wall time of one forward pass of the net over the audit's inputs (median of 3
+runs before and 3 after the audit, after a warm-up), the audit's wall time with its parts
+(trained net, null nets, weight statistics), the peak resident memory of the process, and
+last the ratio audit / forward.
 Targets (issue 11): AlexNet on 64 inputs with 5 + 5 null nets ≤ 200× the forward pass and
 peak RSS ≤ 4 GB; ResNet-50: no ratio target, its time and RSS are stated.
 
@@ -56,26 +57,32 @@ def main() -> None:
     torch.manual_seed(0)
     model = create_arch(args.arch).eval()
     x = photo_crops(args.n_inputs)
-    with torch.no_grad():
-        model(x)
+    def forward_times(k: int) -> list[float]:
         times = []
-        for _ in range(3):
-            t0 = time.perf_counter()
-            model(x)
-            times.append(time.perf_counter() - t0)
-    forward = statistics.median(times)
+        with torch.no_grad():
+            for _ in range(k):
+                t0 = time.perf_counter()
+                model(x)
+                times.append(time.perf_counter() - t0)
+        return times
+
+    forward_times(1)  # warm-up
+    before = forward_times(3)
     cfg = AuditConfig(n_inputs=args.n_inputs, n_null=args.n_null,
                       weight_stats=not args.no_weight_stats)
     t0 = time.perf_counter()
     result = run_audit(model, x, config=cfg)
     total = time.perf_counter() - t0
+    times = before + forward_times(3)  # before and after: a shared machine's load drifts
+    forward = statistics.median(times)
     t = result.timings
     ratio = total / forward
     rss = _peak_rss_gb()
     print(f"{args.arch}: {x.shape[0]} inputs x {tuple(x.shape[1:])}; layers audited: "
           f"{len(result.table)}; null nets: {args.n_null} x {len(cfg.null_kinds)}; "
           f"threads: {args.threads}")
-    print(f"forward pass over the inputs: {forward:.3f} s (median of 3)")
+    print(f"forward pass over the inputs: {forward:.3f} s (median of 3 before and 3 after the "
+          f"audit: {', '.join(f'{v:.2f}' for v in times)})")
     print(f"audit: {total:.1f} s (trained {t['trained']:.1f}, null nets {t['nulls']:.1f}, "
           f"weight statistics {t['weights']:.1f}, other {total - sum(t.values()):.1f})")
     print(f"peak RSS: {rss:.2f} GB")

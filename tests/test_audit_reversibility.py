@@ -151,8 +151,50 @@ def test_generated_layer_input_is_nonnegative_below_a_pool(lenet):
 
 
 def test_fit_scale_finds_the_factor():
-    from shadownets.audit.reversibility import _fit_scale
+    from shadownets.audit.reversibility import _fit_scale, _mean_rel_err
 
     z = torch.rand(10, 5) + 0.1
-    assert _fit_scale(lambda u: u, z, 3.0 * z) == pytest.approx(3.0, rel=0.05)
-    assert _fit_scale(lambda u: u, z, z) == 1.0
+    best = _fit_scale(lambda t: _mean_rel_err(z * 2.0 ** t, 3.0 * z))
+    assert best == pytest.approx(3.0, rel=0.05)
+    assert _fit_scale(lambda t: _mean_rel_err(z * 2.0 ** t, z)) == 1.0
+
+
+def test_one_encoding_for_all_sites_equals_one_site_at_a_time(lenet):
+    """measure_net encodes each batch once for every site; each site's figures must be what
+    measuring it alone gives (same seeds), batches split or not."""
+    from shadownets.audit.reversibility import measure_net
+
+    x = torch.randn(40, 1, 8, 8)
+    sites = find_sites(lenet, x[:2])
+    cfg = AuditConfig(calibrate_inputs=16, fit_inputs=8, batch_size=16)
+    together = measure_net(lenet, x, sites, cfg, seeds=[5, 6, 7, 8])
+    for site, seed, meas in zip(sites, [5, 6, 7, 8], together, strict=True):
+        alone = measure_site(lenet, x, site, cfg, seed=seed)
+        assert meas.scales == alone.scales
+        for setting, by_metric in alone.metrics.items():
+            np.testing.assert_allclose(meas.metrics[setting]["rel_err"],
+                                       by_metric["rel_err"], rtol=1e-5)
+
+
+@pytest.mark.parametrize("site_index", [1, 2])
+def test_fast_scale_fit_equals_the_brute_force_one(lenet, site_index):
+    """Oracle: the grid search on lift(s · z) itself (pools and a flatten below the module)."""
+    from shadownets.audit.reversibility import _fit_scale, _mean_rel_err, _SiteRun
+    from shadownets.reverse.graph import TracedNet
+
+    x = torch.randn(16, 1, 8, 8)
+    with torch.no_grad():
+        lenet.net[{1: 3, 2: 7}[site_index]].weight.mul_(3.0)  # the best scale is then not 1
+    traced = TracedNet(lenet, x[:1])
+    site = find_sites(lenet, x[:2])[site_index]
+    run = _SiteRun(lenet, traced, site, AuditConfig(alpha=0.7))
+    enc = run.one.encode(x)
+    with torch.no_grad():
+        gens = run.generate(enc.h, enc.switches or {}, torch.Generator().manual_seed(1))
+        run.fit(enc.h, gens)
+        z = gens["one"]
+        for setting in ("one", "one_theory"):
+            brute = _fit_scale(lambda t, s=setting: _mean_rel_err(
+                run.lifts[s](z * 2.0 ** t), enc.h))
+            assert run.scales[setting] == pytest.approx(brute, rel=1e-6)
+    assert run.scales["one"] != 1.0

@@ -32,6 +32,25 @@ def test_per_input_metrics_image_codes():
     np.testing.assert_allclose(m["cos"], 1.0)
 
 
+def test_per_input_metrics_equal_the_float64_recovery_metrics():
+    """Oracle: theory.metrics.recovery_metrics on float64 copies (float32 codes, float64 sums
+    here), with sparse codes, a dead input and a zero estimate."""
+    from shadownets.theory.metrics import recovery_metrics
+
+    g = torch.Generator().manual_seed(0)
+    h = torch.relu(torch.randn(6, 3, 20, 20, generator=g))
+    h_hat = torch.relu(h + 0.3 * torch.randn(6, 3, 20, 20, generator=g))
+    h[2] = 0.0
+    h_hat[4] = 0.0
+    m = per_input_metrics(h_hat, h)
+    ref = recovery_metrics(h_hat.reshape(6, -1).double(), h.reshape(6, -1).double())
+    live = np.arange(6) != 2
+    np.testing.assert_allclose(m["rel_err"][live], ref["rel_error_sq"].numpy()[live], rtol=1e-5)
+    np.testing.assert_allclose(m["cos"][live], ref["cosine"].numpy()[live], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(m["f1"], ref["support_f1"].numpy(), rtol=1e-12)
+    assert np.isnan(m["rel_err"][2]) and np.isnan(m["cos"][2])
+
+
 def test_bootstrap_mean_covers_and_is_seeded():
     rng = np.random.default_rng(0)
     v = rng.normal(2.0, 1.0, 400)

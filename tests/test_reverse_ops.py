@@ -67,6 +67,20 @@ def test_conv_transpose_is_adjoint(dim, groups, cin_per, cout_per, kernel, strid
     _check_adjoint(lambda t: conv._conv_forward(t, conv.weight, None), conv, x)
 
 
+@pytest.mark.parametrize("kernel,stride,padding,size", [
+    ((11, 11), (4, 4), (2, 2), (35, 35)),  # AlexNet's conv1 shape, smaller input
+    ((7, 7), (2, 2), (3, 3), (16, 15)),  # ResNet's stem
+    ((3, 4), (3, 2), (0, 2), (10, 9)),  # kernel smaller than the stride in one dim
+    ((1, 1), (2, 2), (0, 0), (7, 8)),  # a strided 1x1 shortcut: rows never read
+])
+def test_strided_conv2d_adjoint_by_sub_pixel_convolution(kernel, stride, padding, size):
+    """The strided 2-D adjoint runs as one stride-1 conv and a pixel shuffle: against vjp."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(3, 5, kernel, stride=stride, padding=padding).to(DT)
+    x = torch.randn(2, 3, *size, dtype=DT)
+    _check_adjoint(lambda t: conv._conv_forward(t, conv.weight, None), conv, x)
+
+
 @settings(max_examples=60, deadline=None)
 @given(n_in=st.integers(1, 7), n_out=st.integers(1, 7), seed=st.integers(0, 2**16))
 def test_linear_transpose_is_adjoint(n_in, n_out, seed):

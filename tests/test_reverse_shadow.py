@@ -236,29 +236,47 @@ def test_bad_inputs_raise_clear_errors():
         shadow.generate(torch.zeros(3, M2, dtype=DT), switches=[1])
 
 
-@pytest.mark.parametrize("rho", [1.0, 0.6])
-def test_one_walk_calibration_equals_the_op_by_op_one(rho, monkeypatch):
-    """Chains are calibrated in one walk; the op-by-op re-walks (kept for skip connections)
-    must give the same α."""
-    from shadownets.reverse.shadow import ShadowNet
-
+def test_calibration_equals_re_generating_down_to_each_op():
+    """Oracle: α of op i from a shadow net generated down to op i's input with the α above
+    fixed (and 1 for op i) — the op-by-op definition; the one walk must agree."""
     torch.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(1, 6, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                         nn.Conv2d(6, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 2 * 2, 12),
                         nn.ReLU(), nn.Linear(12, 10), nn.ReLU()).eval()
     x = torch.randn(16, 1, 8, 8)
-    fast = reverse(net, x[:1], "9", rho=rho, alpha="calibrated")
-    assert fast._is_chain()
-    fast.calibrate(x, generator=torch.Generator().manual_seed(3))
-    monkeypatch.setattr(ShadowNet, "_is_chain", lambda self: False)
-    slow = reverse(net, x[:1], "9", rho=rho, alpha="calibrated")
-    slow.calibrate(x, generator=torch.Generator().manual_seed(3))
-    assert len(fast.alphas) == 4
-    torch.testing.assert_close(torch.tensor(fast.alphas), torch.tensor(slow.alphas), rtol=1e-5,
+    fast = reverse(net, x[:1], "9", alpha="calibrated").calibrate(x)
+    points = ["7", "5", "2", None]  # each op's input point, top-down (None: the input)
+    alphas: list[float] = []
+    with torch.no_grad():
+        for point in points:
+            shadow = reverse(net, x[:1], "9", to=point, alpha=alphas + [1.0])
+            enc = shadow.encode(x)
+            gen = shadow.generate(enc.h, switches=enc.switches)
+            real = x if point is None else net[: int(point) + 1](x)
+            if bool((real >= 0).all()):
+                gen = torch.relu(gen)
+            alphas.append(float(real.double().pow(2).mean().sqrt()
+                                / gen.double().pow(2).mean().sqrt()))
+    torch.testing.assert_close(torch.tensor(fast.alphas), torch.tensor(alphas), rtol=1e-5,
                                atol=0)
 
 
-def test_a_skip_connection_is_not_a_chain():
+def test_calibration_with_dropout_is_reproducible():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(6, 10), nn.ReLU(), nn.Linear(10, 8), nn.ReLU()).eval()
+    x = torch.randn(16, 6)
+    a = reverse(net, x[:1], "3", rho=0.6, alpha="calibrated").calibrate(
+        x, generator=torch.Generator().manual_seed(3)).alphas
+    b = reverse(net, x[:1], "3", rho=0.6, alpha="calibrated").calibrate(
+        x, generator=torch.Generator().manual_seed(3)).alphas
+    c = reverse(net, x[:1], "3", rho=1.0, alpha="calibrated").calibrate(x).alphas
+    assert a == b and a != c and all(math.isfinite(v) and v > 0 for v in a)
+
+
+def test_calibration_at_a_skip_connection_matches_each_ops_own_contribution():
+    """At a join, each op's own contribution is RMS-matched to the real activation there
+    (closed form below); one walk, so deep ResNets calibrate in linear time."""
+
     class Block(nn.Module):
         def __init__(self):
             super().__init__()
@@ -268,7 +286,51 @@ def test_a_skip_connection_is_not_a_chain():
             x = torch.relu(self.a(x))
             return torch.relu(self.b(x) + x)
 
-    shadow = reverse(Block().eval(), torch.randn(2, 5), "relu_1", alpha="calibrated")
-    assert not shadow._is_chain()
-    shadow.calibrate(torch.randn(8, 5))
-    assert len(shadow.alphas) == 2 and all(a > 0 for a in shadow.alphas)
+    torch.manual_seed(0)
+    block = Block().eval().double()
+    x = torch.randn(8, 5, dtype=torch.float64)
+    shadow = reverse(block, x[:1], "relu_1", alpha="calibrated").calibrate(x)
+
+    def rms(t):
+        return float(t.pow(2).mean().sqrt())
+
+    with torch.no_grad():
+        p = torch.relu(block.a(x))
+        h = block(x)
+        c_b = h @ block.b.weight  # b's contribution at p with alpha 1
+        alpha_b = rms(p) / rms(torch.relu(c_b))
+        gen_p = torch.relu(h + alpha_b * c_b)  # the skip copies h to p, then p's ReLU
+        alpha_a = rms(x) / rms(gen_p @ block.a.weight)
+    assert shadow.alphas == pytest.approx([alpha_b, alpha_a], rel=1e-9)
+
+
+def test_calibrate_encoded_names_a_missing_point():
+    net = nn.Sequential(nn.Linear(6, 10), nn.ReLU(), nn.Linear(10, 8), nn.ReLU()).eval()
+    shadow = reverse(net, torch.randn(1, 6), "3", alpha="calibrated")
+    with pytest.raises(ValueError, match=r"stats: no entry .*'1'"):
+        shadow.calibrate_encoded(torch.rand(4, 8), {"x": (1.0, False)})
+
+
+
+
+def test_calibrate_and_generate_equals_calibrating_then_generating():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 6, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(6, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(32, 10),
+                        nn.ReLU()).eval()
+    x = torch.randn(12, 1, 8, 8)
+    a = reverse(net, x[:1], "7", alpha="calibrated").calibrate(x[:5])
+    enc = a.encode(x)
+    want = a.generate(enc.h, switches=enc.switches)
+    b = reverse(net, x[:1], "7", alpha="calibrated")
+    from shadownets.reverse.graph import TracedNet
+    from shadownets.reverse.shadow import point_stats
+
+    traced = TracedNet(net, x[:1])
+    stats = point_stats(traced, traced.run(traced.input, x[:5], traced.node("7", "layer")))
+    got = b.calibrate_and_generate(enc.h, stats, rows=5, switches=enc.switches)
+    assert b.alphas == pytest.approx(a.alphas, rel=1e-6)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="needs rho = 1"):
+        reverse(net, x[:1], "7", rho=0.5, alpha="calibrated").calibrate_and_generate(
+            enc.h, stats, rows=5)

@@ -60,9 +60,9 @@ class AuditConfig:
     to_input: bool = True  # also generate all the way down to the network input
     weight_stats: bool = True  # compute weight statistics (spectra, incoherence, RIP)
     dense_max: int = 4_000_000  # largest n_out·n_in for which the dense operator is built
-    lanczos_steps: int = 80  # Lanczos steps per probe for large operators
+    lanczos_steps: int = 40  # Lanczos steps per probe for large operators
     lanczos_probes: int = 6  # probes for stochastic Lanczos quadrature
-    rip_draws: int = 256  # random sparse codes for the RIP estimate
+    rip_draws: int = 128  # random sparse codes for the RIP estimate
     rip_k: int | None = None  # code support size for RIP (None: median active units measured)
     batch_size: int = 256  # inputs per forward/backward batch
     n_examples: int = 8  # generated inputs kept per layer for the figures

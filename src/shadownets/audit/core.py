@@ -53,7 +53,7 @@ from shadownets.audit.reversibility import (
     Site,
     SiteMeasurement,
     find_sites,
-    measure_site,
+    measure_net,
 )
 from shadownets.audit.stats import (
     METRICS,
@@ -225,8 +225,8 @@ def _run(model: nn.Module, x: torch.Tensor, layers: list[str] | None,
     site_seed = [cfg.seed + 7919 * idx for idx in range(len(sites))]
     t0 = time.perf_counter()
     traced = TracedNet(model, x[:1])  # one trace per net, shared by its sites' shadow nets
-    trained = [measure_site(model, x, site, cfg, seed=site_seed[idx], traced=traced,
-                            keep_examples=cfg.n_examples > 0) for idx, site in enumerate(sites)]
+    trained = measure_net(model, x, sites, cfg, seeds=site_seed, traced=traced,
+                          keep_examples=cfg.n_examples > 0)
     timings["trained"] += time.perf_counter() - t0
     # null nets one at a time (a copy of a big net each): measure every site, then drop it
     nulls: dict[str, list[list[SiteMeasurement]]] = {k: [[] for _ in sites]
@@ -238,9 +238,9 @@ def _run(model: nn.Module, x: torch.Tensor, layers: list[str] | None,
             net = null_net(model, kind, generator=torch.Generator().manual_seed(
                 _null_seed(cfg, ki, j)), inputs=x, batch_size=cfg.batch_size)
             traced = TracedNet(net, x[:1])
-            for idx, site in enumerate(sites):
-                nulls[kind][idx].append(measure_site(net, x, site, cfg, traced=traced,
-                                                     seed=site_seed[idx] + j + 1))
+            for idx, meas in enumerate(measure_net(net, x, sites, cfg, traced=traced,
+                                                   seeds=[s + j + 1 for s in site_seed])):
+                nulls[kind][idx].append(meas)
             timings["nulls"] += time.perf_counter() - t0
             if kind == "gaussian" and j == 0:
                 reference = net

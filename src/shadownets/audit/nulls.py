@@ -44,8 +44,11 @@ def _redraw(t: torch.Tensor, kind: str, generator: torch.Generator) -> torch.Ten
     mean = flat.double().mean()
     std = flat.double().std(unbiased=False) if flat.numel() > 1 else torch.zeros((),
                                                                                  dtype=torch.float64)
-    z = torch.randn(flat.numel(), generator=generator, dtype=torch.float64)
-    return (mean + std * z).to(t.dtype).to(t.device).reshape(t.shape)
+    # float32 draws (a quarter of the time of float64 ones for a 38M-entry fc6), scaled in
+    # the tensor's own dtype when it is wider
+    dtype = torch.float64 if t.dtype == torch.float64 else torch.float32
+    z = torch.randn(flat.numel(), generator=generator, dtype=dtype)
+    return z.mul_(std.to(dtype)).add_(mean.to(dtype)).to(t.dtype).to(t.device).reshape(t.shape)
 
 
 def has_batchnorm(model: nn.Module) -> bool:

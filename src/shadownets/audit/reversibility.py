@@ -31,7 +31,7 @@ from shadownets.audit.config import AuditConfig
 from shadownets.audit.operator import LayerOperator
 from shadownets.audit.stats import METRICS, per_input_metrics
 
-__all__ = ["SETTINGS", "Site", "SiteMeasurement", "find_sites", "measure_site"]
+__all__ = ["SETTINGS", "Site", "SiteMeasurement", "find_sites", "measure_net", "measure_site"]
 
 #: Reversibility settings, in column order.
 SETTINGS: tuple[str, ...] = ("one", "one_theory", "input")
@@ -88,21 +88,19 @@ def _mean_rel_err(h_hat: torch.Tensor, h: torch.Tensor) -> float:
     metrics (the scale fit evaluates it many times)."""
     a = h_hat.detach().reshape(h.shape[0], -1)
     b = h.detach().reshape(h.shape[0], -1)
-    den = b.square().sum(1, dtype=torch.float64)  # float64 sums, no float64 copies
+    den = b.square().sum(1).double()  # sums in the codes' dtype: no float64 copies
     keep = den > 0
     if not bool(keep.any()):
         return float("inf")
-    err = (a - b).square_().sum(1, dtype=torch.float64)[keep] / den[keep]
+    err = (a - b).square_().sum(1).double()[keep] / den[keep]
     err = err[torch.isfinite(err)]
     return float(err.mean()) if err.numel() else float("inf")
 
 
-def _fit_scale(lift, z: torch.Tensor, h: torch.Tensor) -> float:
-    """The factor ``s`` in [1/16, 16] minimising the mean relative error of ``lift(s · z)``
-    against ``h``: a grid of powers of 2, then three halving refinements (1/8 octave)."""
-    def loss(log2s: float) -> float:
-        return _mean_rel_err(lift(z * 2.0 ** log2s), h)
-
+def _fit_scale(loss) -> float:
+    """The factor ``s`` in [1/16, 16] minimising ``loss(log2 s)`` (the mean relative error
+    of the lift of ``s · z``): a grid of powers of 2, then three halving refinements (1/8
+    octave)."""
     seen = {float(v): loss(float(v)) for v in range(-4, 5)}
     best = min(seen, key=seen.get)
     for step in (0.5, 0.25, 0.125):
@@ -242,93 +240,211 @@ def theory_lift(module: nn.Module, z: torch.Tensor, c: float, *,
     """
     if op is None:
         op = LayerOperator(module, tuple(z.shape[1:]))
-    pre = op.matvec(z)
+    return _theory_relu(op.matvec(z), z, c, op)
+
+
+def _theory_relu(pre: torch.Tensor, z: torch.Tensor, c: float,
+                 op: LayerOperator) -> torch.Tensor:
+    """:func:`theory_lift` given ``pre = A z``."""
     rows = op.row_norms().to(pre.dtype).reshape(1, *op.output_shape)
     z_norm = z.reshape(z.shape[0], -1).norm(dim=1).reshape(-1, *([1] * (pre.ndim - 1)))
     scale = math.sqrt(math.log(max(op.n_out, 2))) / math.sqrt(op.n_in)
     return torch.relu(pre - c * scale * rows * z_norm)
 
 
-def _shadow(net: nn.Module, traced, x: torch.Tensor, site: Site, to: str | None,
-            cfg: AuditConfig):
-    from shadownets.reverse.shadow import shadow_of
+class _SiteRun:
+    """The shadow nets and lifts of one site of one net, calibrated and scale-fitted once."""
 
-    shadow = shadow_of(net, traced, site.name, to=to, rho=cfg.rho, alpha=cfg.alpha,
-                       unpool=cfg.unpool)
-    if cfg.alpha == "calibrated":
-        shadow.calibrate(x[: cfg.calibrate_inputs])
-    return shadow
+    def __init__(self, net: nn.Module, traced, site: Site, cfg: AuditConfig) -> None:
+        from shadownets.reverse.shadow import shadow_of
+
+        self.net, self.traced, self.site, self.cfg = net, traced, site, cfg
+        self.module = net.get_submodule(site.module)
+
+        def shadow(to):
+            return shadow_of(net, traced, site.name, to=to, rho=cfg.rho, alpha=cfg.alpha,
+                             unpool=cfg.unpool)
+
+        self.one = shadow(site.feeds)
+        # forward from `feeds` to the module's input (pools, reshapes: no additive constant,
+        # positively homogeneous) when the two are apart
+        self.pre = (shadow_of(net, traced, site.module_input, to=site.feeds)
+                    if site.module_input != site.feeds else None)
+        self.down = None
+        if cfg.to_input and site.to_input:  # the same shadow when the layer sits on the input
+            self.down = self.one if site.feeds is None else shadow(None)
+        self.op = LayerOperator(self.module, site.input_shape) if site.direct else None
+        self.rule = traced.rules[traced.node(site.module, "layer")]
+        self._act = traced.node(site.name, "layer")
+        self.lifts = {"one": lambda z: self.one.lift(z, bias="trained")}
+        if site.direct:
+            self.lifts["one_theory"] = lambda z: theory_lift(self.module, self._pre(z),
+                                                             cfg.theory_c, op=self.op)
+        if self.down is not None:
+            self.lifts["input"] = lambda z: self.down.lift(z, bias="trained")
+        self.scales = {s: 1.0 for s in self.lifts}
+
+    def _pre(self, z: torch.Tensor) -> torch.Tensor:
+        return z if self.pre is None else self.pre.lift(z, bias="trained")
+
+    def _tail(self, u: torch.Tensor) -> torch.Tensor:
+        """The net from the module's linear output ``u`` (bias not yet added) to the site."""
+        bias = self.rule.bias_term()
+        y = u if bias is None else u + bias.to(u.dtype)
+        return self.traced.run(self.rule.site.node, y, self._act, keep=())[self._act]
+
+    def lifted(self, gens: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``ĥ`` per setting from the generated inputs, each scaled by its fitted factor.
+        ``one`` and ``one_theory`` lift the same ``z``: the module's linear part runs once
+        for both (``A·pre(s·z) = s·A·pre(z)``, all of it positively homogeneous)."""
+        z = gens["one"]
+        zp = self._pre(z)
+        u = self.rule.apply(zp)
+        out = {"one": self._tail(u * self.scales["one"])}
+        if "one_theory" in self.lifts:
+            out["one_theory"] = self.scales["one_theory"] * _theory_relu(
+                u, zp, self.cfg.theory_c, self.op)
+        if "input" in self.lifts:
+            out["input"] = self.lifts["input"](self.scales["input"] * gens["input"])
+        return out
+
+    def calibrate(self, h: torch.Tensor, stats: dict, switches: dict) -> None:
+        """α of the shadow nets from real codes ``h`` and the real activations' ``stats``."""
+        if self.cfg.alpha != "calibrated":
+            return
+        for shadow in {id(s): s for s in (self.one, self.down) if s is not None}.values():
+            shadow.calibrate_encoded(h, stats, switches=switches)
+
+    def calibrate_and_generate(self, h: torch.Tensor, stats: dict, switches: dict,
+                               rows: int) -> dict[str, torch.Tensor]:
+        """:meth:`calibrate` on the first ``rows`` codes and :meth:`generate` from all of
+        them in one walk per shadow net (α calibrated, ρ = 1: nothing random to draw)."""
+        z = self.one.calibrate_and_generate(h, stats, rows=rows, switches=switches)
+        gens = {"one": z, "one_theory": z}
+        if self.down is not None:
+            gens["input"] = z if self.down is self.one else self.down.calibrate_and_generate(
+                h, stats, rows=rows, switches=switches)
+        return gens
+
+    def generate(self, h: torch.Tensor, switches: dict, g: torch.Generator
+                 ) -> dict[str, torch.Tensor]:
+        z = self.one.generate(h, switches=switches, generator=g)
+        gens = {"one": z, "one_theory": z}
+        if self.down is not None:
+            gens["input"] = z if self.down is self.one else self.down.generate(
+                h, switches=switches, generator=g)
+        return gens
+
+    def fit(self, h: torch.Tensor, gens: dict[str, torch.Tensor]) -> None:
+        """One factor per setting on codes ``h`` and the inputs ``gens`` generated from them
+        (see :func:`measure_net`). The lift of ``s · z`` is computed from one pass: the
+        module's linear part is applied once (everything below it is positively homogeneous),
+        and only its bias and what lies above it run for each trial ``s``; the theory lift is
+        homogeneous in ``s``."""
+        z = gens["one"]
+        zp = self._pre(z)
+        u = self.rule.apply(zp)  # A · pre(z), no bias
+        self.scales["one"] = _fit_scale(
+            lambda log2s: _mean_rel_err(self._tail(u * 2.0 ** log2s), h))
+        if "one_theory" in self.lifts:
+            t = _theory_relu(u, zp, self.cfg.theory_c, self.op)
+            self.scales["one_theory"] = _fit_scale(
+                lambda log2s: _mean_rel_err(t * 2.0 ** log2s, h))
+        if "input" in self.lifts and self.cfg.alpha != "calibrated":
+            self.scales["input"] = _fit_scale(
+                lambda log2s: _mean_rel_err(self.lifts["input"](gens["input"] * 2.0 ** log2s),
+                                            h))
+
+
+def _rows(switches: dict, n: int) -> dict:
+    return {k: v[:n] for k, v in switches.items()}
+
+
+def measure_net(net: nn.Module, x: torch.Tensor, sites: list[Site], cfg: AuditConfig, *,
+                seeds: list[int], keep_examples: bool = False, traced=None
+                ) -> list[SiteMeasurement]:
+    """Reversibility of ``net`` at every site, on inputs ``x`` (batch, *input_shape).
+
+    ``net`` must be in eval mode. Each batch of inputs is encoded once for all sites (one
+    forward pass to the top site, keeping only the sites' codes and the max-pool switches).
+    Dropout masks of site ``i``'s shadow nets come from ``seeds[i]``. With ``cfg.alpha ==
+    "calibrated"`` the shadow nets are calibrated on the first ``cfg.calibrate_inputs``
+    inputs (from the same pass; with ρ = 1 in the same walk that generates the first batch).
+    With ``cfg.fit_scale`` each setting then fits one factor ``s`` on the first
+    ``min(cfg.calibrate_inputs, cfg.fit_inputs)`` inputs (their generated inputs, the draws
+    that are measured) and lifts ``s · z``: the α of a real layer is not known (see
+    :mod:`shadownets.reverse`), and a wrong global scale would swamp the error. Trained and
+    null nets get the same treatment. The setting ``input`` is not fitted when α is
+    calibrated: calibration already matches the generated input's RMS to the real one.
+    ``traced``: the net's :class:`~shadownets.reverse.graph.TracedNet` (traced here
+    otherwise).
+
+    Returns
+    -------
+    list of SiteMeasurement, one per site
+    """
+    from shadownets.reverse.graph import TracedNet
+    from shadownets.reverse.shadow import point_stats
+
+    if len(seeds) != len(sites):
+        raise ValueError(f"seeds: expected one per site ({len(sites)}), got {len(seeds)}")
+    if traced is None:
+        traced = TracedNet(net, x[:1])
+    nodes = [traced.node(site.name, "layer") for site in sites]
+    top = max(nodes, key=traced.nodes.index)
+    points = {r.data_args()[0] for r in traced.rules.values() if r.role == "weighted"}
+    n_cal = min(cfg.calibrate_inputs, x.shape[0])
+    n_fit = min(n_cal, cfg.fit_inputs)
+    settings = ["one", "one_theory"] + (["input"] if cfg.to_input else [])
+    runs = [_SiteRun(net, traced, site, cfg) for site in sites]
+    per = [{s: {m: [] for m in METRICS} for s in settings} for _ in sites]
+    active: list[list[np.ndarray]] = [[] for _ in sites]
+    generated: list[torch.Tensor | None] = [None for _ in sites]
+    gens_of = [torch.Generator(x.device).manual_seed(int(seed)) for seed in seeds]
+    with torch.no_grad():
+        for start in range(0, x.shape[0], cfg.batch_size):
+            xb = x[start:start + cfg.batch_size]
+            first = start == 0
+            switches: dict = {}
+            keep = set(nodes) | (points if first and cfg.alpha == "calibrated" else set())
+            env = traced.run(traced.input, xb, top, record=switches, keep=keep)
+            codes = [env[node] for node in nodes]
+            stats = point_stats(traced, {p: v for p, v in env.items() if p in points},
+                                rows=n_cal) if first and cfg.alpha == "calibrated" else {}
+            del env
+            for i, run in enumerate(runs):
+                h = codes[i]
+                if first and cfg.alpha == "calibrated" and cfg.rho == 1.0:
+                    gens = run.calibrate_and_generate(h, stats, switches, n_cal)
+                else:
+                    if first:
+                        run.calibrate(h[:n_cal], stats, _rows(switches, n_cal))
+                    gens = run.generate(h, switches, gens_of[i])
+                if first and cfg.fit_scale:  # on the first inputs, before measuring
+                    run.fit(h[:n_fit], {k: v[:n_fit] for k, v in gens.items()})
+                active[i].append((h.reshape(h.shape[0], -1) > 0).sum(1).cpu().numpy())
+                if keep_examples and generated[i] is None and "input" in gens:
+                    generated[i] = (run.scales["input"]
+                                    * gens["input"][: cfg.n_examples]).detach().cpu()
+                lifted = run.lifted(gens)
+                for setting in settings:
+                    if setting in lifted:
+                        vals = per_input_metrics(lifted.pop(setting), h)
+                    else:
+                        vals = {m: np.full(h.shape[0], np.nan) for m in METRICS}
+                    for m in METRICS:
+                        per[i][setting][m].append(vals[m])
+                del gens
+    out = []
+    for i, run in enumerate(runs):
+        metrics = {s: {m: np.concatenate(per[i][s][m]) for m in METRICS} for s in settings}
+        scales = {s: run.scales.get(s, float("nan")) for s in settings}
+        out.append(SiteMeasurement(metrics, np.concatenate(active[i]), scales, generated[i]))
+    return out
 
 
 def measure_site(net: nn.Module, x: torch.Tensor, site: Site, cfg: AuditConfig, *,
                  seed: int, keep_examples: bool = False, traced=None) -> SiteMeasurement:
-    """Reversibility of ``net`` at ``site`` on inputs ``x`` (batch, *input_shape).
-
-    ``net`` must be in eval mode. Dropout masks of the shadow net come from ``seed``. With
-    ``cfg.fit_scale`` each setting first fits one factor ``s`` on the first inputs
-    (``x[:min(cfg.calibrate_inputs, cfg.fit_inputs)]``) and lifts ``s · z``: the α of a real
-    layer is not known (see :mod:`shadownets.reverse`), and a wrong global scale would swamp
-    the error. Trained and null nets get the same treatment. The setting ``input`` is not
-    fitted when α is calibrated: calibration already matches the generated input's RMS to
-    the real one (and fitting it would cost ~15 forward passes to the layer per net).
-    ``traced``: the net's :class:`~shadownets.reverse.graph.TracedNet` when the caller
-    measures several sites of one net (traced here otherwise).
-    """
-    from shadownets.reverse.graph import TracedNet
-    from shadownets.reverse.shadow import shadow_of
-
-    if traced is None:
-        traced = TracedNet(net, x[:1])
-    module = net.get_submodule(site.module)
-    settings = ["one", "one_theory"] + (["input"] if cfg.to_input else [])
-    per: dict[str, dict[str, list[np.ndarray]]] = {s: {m: [] for m in METRICS} for s in settings}
-    active: list[np.ndarray] = []
-    generated = None
-    with torch.no_grad():
-        one = _shadow(net, traced, x, site, site.feeds, cfg)
-        pre = None  # forward from `feeds` to the module's input (pools, reshapes) when apart
-        if site.direct and site.module_input != site.feeds:
-            pre = shadow_of(net, traced, site.module_input, to=site.feeds)
-        down = None
-        if cfg.to_input and site.to_input:  # the same shadow when the layer sits on the input
-            down = one if site.feeds is None else _shadow(net, traced, x, site, None, cfg)
-        lifts = {"one": lambda z: one.lift(z, bias="trained")}
-        if site.direct:
-            op = LayerOperator(module, site.input_shape)
-            lifts["one_theory"] = lambda z: theory_lift(
-                module, pre.lift(z, bias="trained") if pre is not None else z, cfg.theory_c,
-                op=op)
-        if down is not None:
-            lifts["input"] = lambda z: down.lift(z, bias="trained")
-
-        def generate(xb: torch.Tensor, g: torch.Generator):
-            enc = one.encode(xb)  # encode() runs the whole net up to the layer: one code
-            z = one.generate(enc.h, switches=enc.switches, generator=g)
-            gens = {"one": z, "one_theory": z}
-            if down is not None:
-                gens["input"] = z if down is one else down.generate(
-                    enc.h, switches=enc.switches, generator=g)
-            return enc.h, gens
-
-        scales = {s: 1.0 for s in lifts}
-        if cfg.fit_scale:
-            h_cal, gens = generate(x[: min(cfg.calibrate_inputs, cfg.fit_inputs)],
-                                   torch.Generator(x.device).manual_seed(int(seed) + 1))
-            scales |= {s: _fit_scale(f, gens[s], h_cal) for s, f in lifts.items()
-                       if s != "input" or cfg.alpha != "calibrated"}
-        g = torch.Generator(x.device).manual_seed(int(seed))  # on the device it draws on
-        for start in range(0, x.shape[0], cfg.batch_size):
-            h, gens = generate(x[start:start + cfg.batch_size], g)
-            active.append((h.reshape(h.shape[0], -1) > 0).sum(1).cpu().numpy())
-            if keep_examples and generated is None and "input" in gens:
-                generated = (scales["input"] * gens["input"][: cfg.n_examples]).detach().cpu()
-            for setting in settings:
-                if setting in lifts:
-                    vals = per_input_metrics(lifts[setting](scales[setting] * gens[setting]), h)
-                else:
-                    vals = {m: np.full(h.shape[0], np.nan) for m in METRICS}
-                for m in METRICS:
-                    per[setting][m].append(vals[m])
-    metrics = {s: {m: np.concatenate(per[s][m]) for m in METRICS} for s in settings}
-    scales = {s: scales.get(s, float("nan")) for s in settings}
-    return SiteMeasurement(metrics, np.concatenate(active), scales, generated)
+    """:func:`measure_net` at one site (dropout masks from ``seed``)."""
+    return measure_net(net, x, [site], cfg, seeds=[seed], keep_examples=keep_examples,
+                       traced=traced)[0]

@@ -24,7 +24,6 @@ import numpy as np
 import torch
 
 from shadownets.stats import Estimate, interval
-from shadownets.theory.metrics import recovery_metrics
 
 __all__ = ["METRICS", "per_input_metrics", "bootstrap_mean", "ratio_estimate", "ratio_interval",
            "input_variance"]
@@ -33,29 +32,44 @@ __all__ = ["METRICS", "per_input_metrics", "bootstrap_mean", "ratio_estimate", "
 METRICS: tuple[str, ...] = ("rel_err", "cos", "f1")
 
 
-def per_input_metrics(h_hat: torch.Tensor, h: torch.Tensor) -> dict[str, np.ndarray]:
+def per_input_metrics(h_hat: torch.Tensor, h: torch.Tensor, *,
+                      support_tol: float = 1e-6) -> dict[str, np.ndarray]:
     """Per-input ``rel_err``, ``cos`` and ``f1`` (each an array of shape (batch,)).
 
-    Wraps :func:`shadownets.theory.metrics.recovery_metrics` on flattened codes, with NaN for
-    the relative error and cosine of inputs whose true code is zero.
+    The figures of :func:`shadownets.theory.metrics.recovery_metrics` on flattened codes
+    (``rel_error_sq``, ``cosine``, ``support_f1``; the same support tolerance), computed in the
+    codes' own dtype (no float64 copies of big codes; agrees with it to ~1e-6 in float32),
+    with NaN for the relative error and cosine of inputs whose true code is zero.
 
     Parameters
     ----------
     h_hat, h : torch.Tensor of shape (batch, *code_shape)
         Recovered and true activations.
+    support_tol : float, default 1e-6
+        ``ĥ_i`` is in the support when ``ĥ_i > support_tol · ‖ĥ‖∞``.
     """
     if h_hat.shape != h.shape:
         raise ValueError(f"h_hat and h must have the same shape, got {tuple(h_hat.shape)} "
                          f"and {tuple(h.shape)}")
     a = h_hat.detach().reshape(h.shape[0], -1)
-    b = h.detach().reshape(h.shape[0], -1)
-    m = recovery_metrics(a, b)
-    dead = (b.double().pow(2).sum(1) == 0).cpu().numpy()
-    rel = m["rel_error_sq"].cpu().numpy().copy()
-    cos = m["cosine"].cpu().numpy().copy()
-    rel[dead] = np.nan
-    cos[dead] = np.nan
-    return {"rel_err": rel, "cos": cos, "f1": m["support_f1"].cpu().numpy().copy()}
+    b = h.detach().reshape(h.shape[0], -1).to(a.dtype)
+    f64 = torch.float64  # sums in the codes' dtype (cascade summation: ~1e-7 relative in
+    #                      float32, ~40x faster than dtype=float64 on CPU), then float64
+    hh = b.square().sum(1).to(f64)
+    aa = a.square().sum(1).to(f64)
+    ab = (a * b).sum(1).to(f64)
+    err = (a - b).square_().sum(1).to(f64)
+    s_hat = a > support_tol * a.abs().amax(1, keepdim=True)
+    s = b > 0
+    tp = (s_hat & s).sum(1).double()
+    denom = s_hat.sum(1).double() + s.sum(1).double()
+    f1 = torch.where(denom > 0, 2 * tp / denom.clamp_min(1), torch.ones_like(tp))
+    dead = hh == 0
+    tiny = torch.finfo(f64).tiny
+    rel = torch.where(dead, torch.full_like(hh, float("nan")), err / hh.clamp_min(tiny))
+    cos = torch.where(dead, torch.full_like(hh, float("nan")),
+                      ab / (aa.sqrt() * hh.sqrt()).clamp_min(tiny))
+    return {"rel_err": rel.cpu().numpy(), "cos": cos.cpu().numpy(), "f1": f1.cpu().numpy()}
 
 
 def _boot_means(values: np.ndarray, reps: int, rng: np.random.Generator) -> np.ndarray:

@@ -66,6 +66,8 @@ def _transposed_conv(g: Tensor, weight: Tensor, stride: tuple[int, ...],
         # which CPU backends run several times faster than conv_transpose (same result)
         flipped = weight.flip(list(range(2, 2 + d))).transpose(0, 1)
         return _CONV[d](g, flipped, None, 1, tuple(full), dilation)
+    if d == 2 and groups == 1 and all(dl == 1 for dl in dilation):
+        return _subpixel_transposed_conv2d(g, weight, stride, padding, in_size)
     natural = [(o - 1) * s - 2 * p + dl * (k - 1) + 1 for o, s, p, dl, k in
                zip(g.shape[2:], stride, padding, dilation, kernel, strict=True)]
     extra = [i - n for i, n in zip(in_size, natural, strict=True)]
@@ -73,6 +75,30 @@ def _transposed_conv(g: Tensor, weight: Tensor, stride: tuple[int, ...],
         return _CONV_T[d](g, weight, None, stride, padding, tuple(extra), groups, dilation)
     out = _CONV_T[d](g, weight, None, stride, padding, 0, groups, dilation)
     return fit_size(out, in_size)
+
+
+def _subpixel_transposed_conv2d(g: Tensor, weight: Tensor, stride: tuple[int, ...],
+                                padding: tuple[int, ...], in_size: Sequence[int]) -> Tensor:
+    """Adjoint of a strided 2-D convolution as one stride-1 convolution and a pixel shuffle.
+
+    With ``i + p = q·s + r`` (``0 <= r < s``), ``x[i] = Σ_t w[r + t·s] · g[q − t]``: for each
+    of the ``s1·s2`` phases ``r`` a full stride-1 convolution of ``g`` with the sub-kernel
+    ``w[r::s]``. All phases run as one convolution with ``C_in·s1·s2`` output channels (the
+    forward pass's multiply count, ~3x faster than ``conv_transpose2d`` on CPU for AlexNet's
+    11×11 stride-4 conv1); the phases are then interleaved and cropped to ``in_size``.
+    """
+    (s1, s2), (p1, p2) = stride, padding
+    c_out, c_in, k1, k2 = weight.shape
+    t1, t2 = -(-k1 // s1), -(-k2 // s2)
+    w = F.pad(weight, (0, t2 * s2 - k2, 0, t1 * s1 - k1))  # (c_out, c_in, t1·s1, t2·s2)
+    w = w.reshape(c_out, c_in, t1, s1, t2, s2).permute(1, 3, 5, 0, 2, 4)
+    kernel = w.flip(4, 5).reshape(c_in * s1 * s2, c_out, t1, t2)  # correlation = flipped
+    out = F.conv2d(g, kernel, None, 1, (t1 - 1, t2 - 1))  # (b, c_in·s1·s2, q1, q2)
+    b, _, q1, q2 = out.shape
+    out = out.reshape(b, c_in, s1, s2, q1, q2).permute(0, 1, 4, 2, 5, 3)
+    out = out.reshape(b, c_in, q1 * s1, q2 * s2)  # position q·s + r = i + p
+    out = out[:, :, p1:, p2:]
+    return fit_size(out, in_size).contiguous()
 
 
 def conv_transpose(g: Tensor, weight: Tensor, *, stride: int | Sequence[int],

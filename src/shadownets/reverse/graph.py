@@ -237,18 +237,29 @@ class TracedNet:
     # ------------------------------------------------------------------ running
     def run(self, start: fx.Node, value: Tensor, stop: fx.Node, *, bias: bool = True,
             record: dict[str, Tensor] | None = None,
-            only: Iterable[fx.Node] | None = None) -> dict[fx.Node, Any]:
+            only: Iterable[fx.Node] | None = None,
+            keep: Iterable[fx.Node] | None = None) -> dict[fx.Node, Any]:
         """Forward from ``start`` (given ``value``) up to ``stop``; returns every value.
 
         Nodes with a rule run through it (``bias=False`` drops additive constants; max pools
         record their switches in ``record``); other nodes run as traced. ``only`` restricts
         the rule-run nodes (others are computed only if their inputs are available).
+        ``keep``: return only these values (and ``stop``'s), each other one freed as soon as
+        its last user has run — the memory of a deep net's pass is then a few layers', not
+        every activation's.
         """
         if stop not in self._needed:
             self._needed[stop] = self._ancestors(stop, data_only=False)
         needed = self._needed[stop]
         only = set(only) if only is not None else None
         env: dict[fx.Node, Any] = {start: value}
+        last_use: dict[fx.Node, fx.Node] = {}
+        if keep is not None:
+            keep = set(keep) | {stop}
+            for node in self.nodes:  # forward order: the last assignment is the last user
+                if node in needed:
+                    for a in node.all_input_nodes:
+                        last_use[a] = node
         for node in self.nodes:
             if node in env or node not in needed:
                 continue
@@ -266,6 +277,12 @@ class TracedNet:
                 env[node] = self._call_generic(node, env)
             if node is stop:
                 break
+            if keep is not None:
+                for a in node.all_input_nodes:
+                    if last_use.get(a) is node and a not in keep:
+                        env.pop(a, None)
+        if keep is not None:
+            return {n: v for n, v in env.items() if n in keep}
         return env
 
 

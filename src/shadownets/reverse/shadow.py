@@ -23,7 +23,7 @@ from torch import Tensor, fx, nn
 from shadownets.reverse.graph import TracedNet
 from shadownets.reverse.ops import UNPOOL_MODES, UnpoolContext
 
-__all__ = ["Encoding", "ShadowNet", "reverse", "shadow_of"]
+__all__ = ["Encoding", "ShadowNet", "point_stats", "reverse", "shadow_of"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,7 +67,34 @@ def _bernoulli(like: Tensor, rho: float, generator: torch.Generator | None) -> T
 
 
 def _rms(t: Tensor) -> float:
-    return float(t.detach().double().pow(2).mean().sqrt())
+    """RMS of ``t``, accumulated in its own dtype (float32: ~1e-7 relative, and no float64
+    copy of a big activation), as a Python float."""
+    return math.sqrt(float(t.detach().square().mean()))
+
+
+def point_stats(net: TracedNet, env: dict, rows: int | None = None
+                ) -> dict[str, tuple[float, bool]]:
+    """``(rms, nonnegative)`` of each tensor value of a forward pass, keyed by point name.
+
+    Parameters
+    ----------
+    net : TracedNet
+    env : dict fx.Node -> value
+        What :meth:`TracedNet.run` returned (values of shape (batch, ...)).
+    rows : int, optional
+        Use only the first ``rows`` inputs of each value.
+
+    Returns
+    -------
+    dict str -> (float, bool)
+        What :meth:`ShadowNet.calibrate_encoded` reads.
+    """
+    out: dict[str, tuple[float, bool]] = {}
+    for node, value in env.items():
+        if isinstance(value, Tensor) and node in net.names and value.ndim >= 1:
+            v = value if rows is None else value[:rows]
+            out[net.names[node]] = (_rms(v), bool((v >= 0).all()))
+    return out
 
 
 class ShadowNet(nn.Module):
@@ -237,7 +264,7 @@ class ShadowNet(nn.Module):
     # ------------------------------------------------------------------ encoding
     def _forward_all(self, x: Tensor, record: dict | None) -> dict:
         self._check_batch(x, self._net.shapes[self._net.input], "x")
-        return self._net.run(self._net.input, x, self._layer, record=record)
+        return self._net.run(self._net.input, x, self._layer, record=record, keep=())
 
     def encode(self, x: Tensor) -> Encoding:
         """Run the model on ``x`` (batch, *model_input_shape) up to ``layer``.
@@ -270,17 +297,22 @@ class ShadowNet(nn.Module):
         if bias not in ("trained", "none"):
             raise ValueError(f"bias: expected 'trained' or 'none', got {bias!r}")
         self._check_batch(z, self.input_shape, "z")
-        env = self._net.run(self._to, z, self._layer, bias=bias == "trained", only=self._nodes)
+        env = self._net.run(self._to, z, self._layer, bias=bias == "trained", only=self._nodes,
+                            keep=())
         return env[self._layer]
 
     def calibrate(self, x: Tensor, *, generator: torch.Generator | None = None) -> ShadowNet:
-        """Set α per op so that generated activations match real RMS norms, top-down.
+        """Set α per op so that generated activations match real RMS norms, in one walk.
 
-        Encodes ``x`` (batch, *model_input_shape), then for each generated linear op in turn
-        (ops above already calibrated) generates from the real code with the real switches
-        and sets α so that the RMS of the generated activation at the op's input equals the
-        RMS of the real one (ReLU-ed first where the real activations are all >= 0).
-        Dropout masks come from ``generator`` (default: a generator seeded with 0).
+        Encodes ``x`` (batch, *model_input_shape), then walks down from the real code with
+        the real switches; at each generated linear op (ops above already calibrated) its
+        contribution with α = 1 is compared with the real activation at the op's input point,
+        and α is set so that their RMS norms agree (the contribution ReLU-ed first where the
+        real activations are all >= 0 or the point is a ReLU output). In a chain the op's
+        contribution *is* the generated activation there, so this is the same α as
+        re-generating down to each op in turn; at a join (a skip connection: several
+        contributions to one point) each op's own contribution is matched. Dropout masks come
+        from ``generator`` (default: a generator seeded with 0).
 
         Returns
         -------
@@ -288,53 +320,94 @@ class ShadowNet(nn.Module):
         """
         with torch.no_grad():
             record: dict[str, Tensor] = {}
-            env = self._forward_all(x, record)
-            h = env[self._layer]
+            points = [self._net.rules[n].data_args()[0] for n in self._ops]
+            env = self._net.run(self._net.input, self._checked(x), self._layer, record=record,
+                                keep=points)
+            stats = point_stats(self._net, env)
+            return self.calibrate_encoded(env[self._layer], stats, switches=record,
+                                          generator=generator)
+
+    def calibrate_encoded(self, h: Tensor, stats: dict[str, tuple[float, bool]], *,
+                          switches: dict | None = None,
+                          generator: torch.Generator | None = None) -> ShadowNet:
+        """:meth:`calibrate` from an encoding made elsewhere (the audit encodes a batch once
+        for all its layers).
+
+        Parameters
+        ----------
+        h : Tensor of shape (batch, *code_shape)
+            Real codes at ``layer``.
+        stats : dict
+            ``stats[point] = (rms, nonnegative)`` of the real activations at every generated
+            op's input point (names as in :func:`list_layers`), from the same inputs: see
+            :func:`point_stats`.
+        switches : dict, optional
+            The encoding's max-pool switches (same batch).
+        generator : torch.Generator, optional
+            Source of the dropout masks (default: a generator seeded with 0).
+
+        Returns
+        -------
+        self
+        """
+        self._check_batch(h, self.code_shape, "h")
+        net = self._net
+        missing = [net.names[p] for p in (net.rules[n].data_args()[0] for n in self._ops)
+                   if net.names[p] not in stats]
+        if missing:
+            raise ValueError(f"stats: no entry for the activation point(s) {missing}")
+        with torch.no_grad():
             if generator is None:
                 generator = torch.Generator(device=h.device).manual_seed(0)
-            ctx = UnpoolContext(self.unpool, record if self.unpool == "switches" else None,
+            ctx = UnpoolContext(self.unpool, switches if self.unpool == "switches" else None,
                                 generator)
             masks: list[Tensor | None] = []
             for node, rho in zip(self._ops, self.rhos, strict=True):
-                shape = (h.shape[0], *self._net.shapes[self._net.rules[node].data_args()[0]])
+                shape = (h.shape[0], *net.shapes[net.rules[node].data_args()[0]])
                 masks.append(None if rho >= 1.0 else
                              _bernoulli(h.new_empty(shape), rho, generator))
-            if self._is_chain():
-                values = self._calibrate_in_one_walk(h, env, ctx, masks)
-                self.alpha_mode, self._alpha_values = "calibrated", values
-                return self
-            values: list[float] = []
-            for i, node in enumerate(self._ops):
-                point = self._net.rules[node].data_args()[0]
-                trial = values + [1.0] * (len(self._ops) - len(values))
-                rec: dict = {}
-                self._walk(h, ctx, trial, masks, generator, stop=point, record=rec)
-                real, gen = env[point], rec[point]
-                if bool((real >= 0).all()):
-                    gen = torch.relu(gen)
-                g_rms = _rms(gen)
-                values.append(_rms(real) / g_rms if g_rms > 0 else self._theory_alpha(i))
+            values, _ = self._calibrate_in_one_walk(h, stats, ctx, masks)
         self.alpha_mode, self._alpha_values = "calibrated", values
         return self
 
-    def _is_chain(self) -> bool:
-        """Whether each generated op's input point gets its activation from that op alone (no
-        skip connection or second op reads it): then α can be set in one walk."""
-        net, inside = self._net, set(self._nodes)
-        for node in self._ops:
-            point = net.rules[node].data_args()[0]
-            users = [u for u in point.users if u in inside and u in net.rules
-                     and point in net.data_inputs(u)]
-            if users != [node]:
-                return False
-        return True
+    def calibrate_and_generate(self, h: Tensor, stats: dict[str, tuple[float, bool]], *,
+                               rows: int, switches: dict | None = None) -> Tensor:
+        """:meth:`calibrate_encoded` on the first ``rows`` codes of ``h``, and generation from
+        all of them, in one walk (ρ = 1 at every op: no dropout masks to draw).
 
-    def _calibrate_in_one_walk(self, h: Tensor, env: dict, ctx: UnpoolContext,
-                               masks: list[Tensor | None]) -> list[float]:
-        """:meth:`calibrate` for chains in one top-down walk: at each generated op, its
-        contribution with α = 1 *is* the generated activation at its input point (up to a
-        ReLU there, which is positively homogeneous), so α is read off and applied at once.
-        Gives the same α as the op-by-op re-walks."""
+        The same α as ``calibrate_encoded(h[:rows], ...)`` and the same generated activations
+        as ``generate(h, switches=switches)`` afterwards (up to float rounding), for the cost
+        of one generation.
+
+        Returns
+        -------
+        Tensor of shape (batch, *input_shape)
+        """
+        self._check_batch(h, self.code_shape, "h")
+        if any(r < 1.0 for r in self.rhos):
+            raise ValueError(f"calibrate_and_generate needs rho = 1 at every op, got "
+                             f"{self.rhos}; use calibrate_encoded() then generate()")
+        if not 1 <= int(rows) <= h.shape[0]:
+            raise ValueError(f"rows must be in [1, {h.shape[0]}], got {rows}")
+        with torch.no_grad():
+            ctx = UnpoolContext(self.unpool, switches if self.unpool == "switches" else None,
+                                None)
+            values, out = self._calibrate_in_one_walk(h, stats, ctx, [None] * len(self._ops),
+                                                      rows=int(rows))
+        self.alpha_mode, self._alpha_values = "calibrated", values
+        return out
+
+    def _checked(self, x: Tensor) -> Tensor:
+        self._check_batch(x, self._net.shapes[self._net.input], "x")
+        return x
+
+    def _calibrate_in_one_walk(self, h: Tensor, stats: dict[str, tuple[float, bool]],
+                               ctx: UnpoolContext, masks: list[Tensor | None],
+                               rows: int | None = None) -> tuple[list[float], Tensor]:
+        """The walk of :meth:`calibrate_encoded`: at each generated op, its contribution with
+        α = 1 (up to a ReLU at its input point, which is positively homogeneous) on the first
+        ``rows`` codes (all: None) gives α, applied at once. Returns the α and the generated
+        activations at ``to``."""
         net = self._net
         acc: dict[fx.Node, Tensor] = {self._layer: h}
         values: list[float] = []
@@ -345,7 +418,7 @@ class ShadowNet(nn.Module):
             if node is not self._layer and rule is not None and rule.role == "relu":
                 g = torch.relu(g)
             if node is self._to:
-                break
+                return values, g
             if self.forward_bias and rule.bias_term() is not None:
                 g = g + rule.bias_term().to(g.dtype)
             weighted = rule.role == "weighted"
@@ -354,20 +427,17 @@ class ShadowNet(nn.Module):
                 if weighted:
                     if masks[k] is not None:
                         c = c * masks[k]
-                    gen = c
+                    real_rms, nonneg = stats[net.names[arg]]
                     point_rule = net.rules.get(arg)
-                    if point_rule is not None and point_rule.role == "relu":
-                        gen = torch.relu(gen)
-                    real = env[arg]
-                    if bool((real >= 0).all()):
-                        gen = torch.relu(gen)
-                    g_rms = _rms(gen)
-                    value = _rms(real) / g_rms if g_rms > 0 else self._theory_alpha(k)
+                    relu = nonneg or (point_rule is not None and point_rule.role == "relu")
+                    part = c if rows is None else c[:rows]
+                    g_rms = _rms(torch.relu(part) if relu else part)
+                    value = real_rms / g_rms if g_rms > 0 else self._theory_alpha(k)
                     values.append(value)
                     c = c * value
                     k += 1
                 acc[arg] = acc[arg] + c if arg in acc else c
-        return values
+        raise AssertionError("the walk never reached `to`")  # pragma: no cover
 
     def extra_repr(self) -> str:
         return (f"layer={self.layer!r}, to={self.to!r}, code_shape={self.code_shape}, "
