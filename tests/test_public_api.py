@@ -19,5 +19,5 @@ def test_cli_lists_every_command():
     res = CliRunner().invoke(app, ["--help"])
     assert res.exit_code == 0
     for cmd in ("recover", "sweep", "baselines", "identities", "generate", "layers", "train",
-                "compare", "audit", "invert", "leakage", "reproduce"):
+                "compare", "audit", "invert", "leakage", "tying", "reproduce"):
         assert cmd in res.stdout

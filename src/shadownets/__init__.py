@@ -6,6 +6,8 @@ module on first use):
 - theory: :class:`NetConfig`, :class:`RandomLikeNet`, :func:`run_recovery`, :func:`run_sweep`
 - shadow nets: :func:`reverse`, :func:`list_layers`, :class:`ShadowNet`
 - audits: :func:`audit`, :func:`run_audit`, :class:`AuditConfig`
+- inversion and leakage: :func:`invert`, :func:`leakage`, :class:`InvertConfig`
+- weight tying in autoencoders: :func:`run_tying`, :class:`TyingConfig`
 - data: :func:`load_dataset`, :func:`label_budget`
 - training: :class:`ShadowAugmenter`, :class:`TrainConfig`, :func:`fit`, :func:`compare`
 - the report: :func:`reproduce`
@@ -40,6 +42,8 @@ _EXPORTS = {
     "invert": "shadownets.invert",
     "leakage": "shadownets.invert",
     "InvertConfig": "shadownets.invert",
+    "run_tying": "shadownets.tying",
+    "TyingConfig": "shadownets.tying",
     "load_dataset": "shadownets.data",
     "label_budget": "shadownets.data",
     "ShadowAugmenter": "shadownets.train",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from shadownets.cli import audit, invert, reproduce, reverse, theory, train
+from shadownets.cli import audit, invert, reproduce, reverse, theory, train, tying
 
 __all__ = ["app", "main"]
 
@@ -22,7 +22,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for _module in (theory, reverse, train, audit, invert, reproduce):
+for _module in (theory, reverse, train, audit, invert, tying, reproduce):
     _module.register(app)
 
 

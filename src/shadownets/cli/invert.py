@@ -1,10 +1,12 @@
 """CLI commands ``shadownets invert`` (one layer, one method) and ``shadownets leakage`` (every
 layer, several methods): reconstruct a net's inputs from a hidden layer's activations.
 
-Thin: parse options into an :class:`~shadownets.invert.InvertConfig` (the options' defaults
-are its fields'), load the model and the data, one :func:`shadownets.invert.invert` /
-:func:`~shadownets.invert.leakage` call, write the tables (CSV, atomically), a JSON record and
-the figures into ``--out`` (claimed first with :func:`shadownets.rundir.claim`), print a summary.
+Thin: parse options into an :class:`~shadownets.invert.InvertConfig` (one option per field,
+its type, default and help taken from the field by
+:func:`shadownets.cli._config_options.config_options`), load the model and the data, one
+:func:`shadownets.invert.invert` / :func:`~shadownets.invert.leakage` call, write the tables
+(CSV, atomically), a JSON record and the figures into ``--out`` (claimed first with
+:func:`shadownets.rundir.claim`), print a summary.
 
 Data: a registered data set gives its test split (the first ``--n`` images, as
 :func:`shadownets.data.load_inputs` does), its labels, its train statistics (pixels mapped to
@@ -29,6 +31,7 @@ from shadownets.cli._common import (
     print_json,
     print_table,
 )
+from shadownets.cli._config_options import config_options
 from shadownets.invert.config import InvertConfig
 
 __all__ = ["register", "invert_command", "leakage_command", "SUMMARY_COLUMNS"]
@@ -38,7 +41,20 @@ SUMMARY_COLUMNS = ("layer", "method", "switches", "psnr", "psnr_lo", "psnr_hi", 
                    "ssim_lo", "ssim_hi", "feature_error", "accuracy", "seconds_per_image",
                    "setup_seconds")
 
-_D = InvertConfig()  # the options' defaults
+#: What a field means on this command line beyond its InvertConfig comment (the options'
+#: type, default and help are the fields', see shadownets.cli._config_options).
+_NOTES = {
+    "switches": "The shadow method reports both; this one is the shadow warm starts from.",
+    "calibrate_inputs": "aux: the data set's train split; x: the images inverted.",
+    "seed": "Also seeds the model's init when --model is built without --weights.",
+}
+#: Fields whose comment points into InvertConfig's docstring: their help in full.
+_HELPS = {
+    "tv_weight": "λ_TV of the normalised objective ‖f_L(x) − h‖²/‖h‖² + λ_TV·TV(x) (ours, "
+                 "chosen on digits: see shadownets.invert.InvertConfig).",
+}
+_THREADS_HELP = ("torch CPU threads (0: torch's default; 1 is fastest for small nets on a busy "
+                 "machine).")
 _MODEL_HELP = ("Model spec: zoo:runs/NAME (a trained run), zoo:NAME, package.module:factory or "
                "path/to/file.py:factory.")
 _DATA_HELP = ("Data set name (its test split; its train split is the attacker's auxiliary "
@@ -112,6 +128,7 @@ def _print_summary(summary: Any, title: str, as_json: bool, record: dict[str, An
 
 
 @handle_errors
+@config_options(InvertConfig, notes=_NOTES, helps=_HELPS)
 def invert_command(
     model: str = typer.Option(..., "--model", help=_MODEL_HELP),
     model_kwargs: str = typer.Option(None, "--model-kwargs", help="JSON object of model "
@@ -123,24 +140,8 @@ def invert_command(
     preset: str = typer.Option(None, "--preset", help=_PRESET_HELP),
     data_dir: Path = typer.Option(None, "--data-dir", help="Data-set cache folder."),
     n: int = typer.Option(64, "--n", help="Images inverted (the first ones of --data)."),
-    method: str = typer.Option(_D.method, "--method", help="shadow | optimize | warm | "
-                               "learned."),
-    steps: int = typer.Option(_D.steps, "--steps", help="Adam steps of optimize / warm "
-                              "(He et al.: 5000)."),
-    lr: float = typer.Option(_D.lr, "--lr", help="Adam learning rate."),
-    tv_weight: float = typer.Option(_D.tv_weight, "--tv-weight", help="λ_TV of the objective."),
-    l2_weight: float = typer.Option(_D.l2_weight, "--l2-weight", help="λ_ℓ2 of the objective."),
-    switches: str = typer.Option(_D.switches, "--switches", help="Max-pool switches of the "
-                                 "shadow warm starts from: known (white-box) | unknown (both "
-                                 "are reported)."),
-    unpool: str = typer.Option(_D.unpool, "--unpool", help="Unpooling without switches: "
-                               "nearest | spread."),
-    batch_size: int = typer.Option(_D.batch_size, "--batch-size", help="Images per batch."),
-    record_every: int = typer.Option(_D.record_every, "--record-every", help="Steps between "
-                                     "the curves' recordings."),
-    seed: int = typer.Option(_D.seed, "--seed", help="Seed of everything random."),
-    threads: int = typer.Option(0, "--threads", help="torch CPU threads (0: torch's default; "
-                                "1 is fastest for small nets on a busy machine)."),
+    config: InvertConfig = None,  # the InvertConfig options (--method, --steps, --lr, ...)
+    threads: int = typer.Option(0, "--threads", help=_THREADS_HELP),
     out: Path = typer.Option(..., "--out", help="Output folder."),
     figures: bool = typer.Option(True, "--figures/--no-figures", help="Write PNG figures."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the invert run "
@@ -160,9 +161,7 @@ def invert_command(
     from shadownets.rundir import claim
     from shadownets.specs import load_model
 
-    config = InvertConfig(method=method, steps=steps, lr=lr, tv_weight=tv_weight,
-                     l2_weight=l2_weight, switches=switches, unpool=unpool,
-                     batch_size=batch_size, record_every=record_every, seed=seed)
+    method, seed = config.method, config.seed
     _set_threads(threads)
     settings = {"model": model, "model_kwargs": json_object("--model-kwargs", model_kwargs),
                 "weights": str(weights) if weights else None, "layer": layer, "data": data,
@@ -201,6 +200,7 @@ def invert_command(
 
 
 @handle_errors
+@config_options(InvertConfig, exclude=("method",), notes=_NOTES, helps=_HELPS)
 def leakage_command(
     model: str = typer.Option(..., "--model", help=_MODEL_HELP),
     model_kwargs: str = typer.Option(None, "--model-kwargs", help="JSON object of model "
@@ -214,22 +214,8 @@ def leakage_command(
     methods: str = typer.Option("shadow,optimize,warm", "--methods", help="Comma-separated "
                                 "methods: shadow, optimize, warm, learned."),
     n: int = typer.Option(64, "--n", help="Images inverted (the first ones of --data)."),
-    steps: int = typer.Option(_D.steps, "--steps", help="Adam steps of optimize / warm "
-                              "(He et al.: 5000)."),
-    lr: float = typer.Option(_D.lr, "--lr", help="Adam learning rate."),
-    tv_weight: float = typer.Option(_D.tv_weight, "--tv-weight", help="λ_TV of the objective."),
-    l2_weight: float = typer.Option(_D.l2_weight, "--l2-weight", help="λ_ℓ2 of the objective."),
-    switches: str = typer.Option(_D.switches, "--switches", help="Max-pool switches of the "
-                                 "shadow warm starts from: known | unknown (both are "
-                                 "reported)."),
-    unpool: str = typer.Option(_D.unpool, "--unpool", help="Unpooling without switches: "
-                               "nearest | spread."),
-    batch_size: int = typer.Option(_D.batch_size, "--batch-size", help="Images per batch."),
-    record_every: int = typer.Option(_D.record_every, "--record-every", help="Steps between "
-                                     "the curves' recordings."),
-    seed: int = typer.Option(_D.seed, "--seed", help="Seed of everything random."),
-    threads: int = typer.Option(0, "--threads", help="torch CPU threads (0: torch's default; "
-                                "1 is fastest for small nets on a busy machine)."),
+    config: InvertConfig = None,  # the InvertConfig options but --method (--steps, --lr, ...)
+    threads: int = typer.Option(0, "--threads", help=_THREADS_HELP),
     out: Path = typer.Option(..., "--out", help="Output folder."),
     figures: bool = typer.Option(True, "--figures/--no-figures", help="Write PNG figures."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the leakage run "
@@ -238,8 +224,9 @@ def leakage_command(
 ) -> None:
     """The leakage profile of a net: how well every layer's activations give back the input.
 
-    Writes leakage.csv (layer x method: PSNR, SSIM, seconds/image with 95% t intervals),
-    per_image.csv, curves.csv, leakage.json and the figures leakage.png, psnr_time.png.
+    Writes leakage.csv (layer x method: PSNR, SSIM, seconds/image with t intervals at
+    --level), per_image.csv, curves.csv, leakage.json and the figures leakage.png,
+    psnr_time.png.
     """
     import torch
 
@@ -249,9 +236,7 @@ def leakage_command(
     from shadownets.rundir import claim
     from shadownets.specs import load_model
 
-    config = InvertConfig(steps=steps, lr=lr, tv_weight=tv_weight, l2_weight=l2_weight,
-                     switches=switches, unpool=unpool, batch_size=batch_size,
-                     record_every=record_every, seed=seed)
+    seed = config.seed
     method_list = _csv("--methods", methods)
     layer_list = _csv("--layers", layers)
     _set_threads(threads)
@@ -283,7 +268,8 @@ def leakage_command(
     _print_summary(result.table, f"leakage of {model} on {data} ({result.info['n']} images, "
                                  f"{config.steps} steps)", as_json, record)
     if not as_json:
-        typer.echo(f"PSNR/SSIM on pixels in [0, 1] ({scale.source} mean/std), 95% t intervals; "
+        typer.echo(f"PSNR/SSIM on pixels in [0, 1] ({scale.source} mean/std), "
+                   f"{config.level:.0%} t intervals; "
                    f"SSIM < 0.3: unrecognisable; accuracy vs {result.info['accuracy_vs']}; "
                    f"shadow calibrated on {result.info['calibrated_on'] or '-'}; wall time "
                    f"{wall:.1f} s")

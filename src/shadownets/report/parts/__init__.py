@@ -11,8 +11,10 @@ from shadownets.report.parts import (  # noqa: F401  (register the parts)
     bias,
     depth,
     identities,
+    leakage,
     shadows,
     sparse,
     theorem,
     training,
+    tying,
 )
