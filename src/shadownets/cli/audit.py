@@ -1,7 +1,9 @@
 """CLI command ``shadownets audit``: how random-like is a trained net, layer by layer.
 
-Thin: parse options, load the model and the inputs, one :func:`shadownets.audit.run_audit`
-call, write ``audit.csv`` / ``audit.json`` and the figures, print a summary.
+Thin: parse options (one per field of :class:`~shadownets.audit.AuditConfig`, its type,
+default and help taken from the field by :func:`shadownets.cli._config_options.config_options`),
+load the model and the inputs, one :func:`shadownets.audit.run_audit` call, write
+``audit.csv`` / ``audit.json`` and the figures, print a summary.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from typing import Any
 
 import typer
 
+from shadownets.audit.config import AuditConfig
 from shadownets.cli._common import fits_model, handle_errors, json_object, print_table
+from shadownets.cli._config_options import config_options
 
 __all__ = ["register", "audit_command", "SUMMARY_COLUMNS"]
 
@@ -36,7 +40,12 @@ def _load_model(spec: str, kwargs: dict[str, Any], weights: Path | None) -> Any:
     return load_model(spec, kwargs, weights)
 
 
+#: What a field means on this command line beyond its AuditConfig comment.
+_NOTES = {"seed": "Also the init of a model built without --weights."}
+
+
 @handle_errors
+@config_options(AuditConfig, notes=_NOTES)
 def audit_command(
     model: str = typer.Option(..., "--model", help="Model spec, e.g. zoo:runs/lenet, "
                               "zoo:lenet, torchvision:alexnet, module.path:factory."),
@@ -54,11 +63,7 @@ def audit_command(
     out: Path = typer.Option(..., "--out", help="Output folder."),
     layers: str = typer.Option(None, "--layers", help="Comma-separated layer names "
                                "(ReLU outputs or Linear/Conv modules); default all."),
-    n_inputs: int = typer.Option(256, "--n-inputs", help="Real inputs used."),
-    n_null: int = typer.Option(5, "--n-null", help="Null nets per kind (>= 2 for a verdict)."),
-    bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap replicates."),
-    seed: int = typer.Option(0, "--seed", help="Seed of everything random (also the init of "
-                             "a model built without weights)."),
+    config: AuditConfig = None,  # the AuditConfig options (--n-inputs, --n-null, --seed, ...)
     data_dir: Path = typer.Option(None, "--data-dir", help="Data-set cache folder."),
     figures: bool = typer.Option(True, "--figures/--no-figures", help="Write PNG figures."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the audit already in "
@@ -70,11 +75,11 @@ def audit_command(
     """
     import torch
 
-    from shadownets.audit import AuditConfig, audit_figures, load_data_spec, run_audit
+    from shadownets.audit import audit_figures, load_data_spec, run_audit
     from shadownets.io import save_dataframe_csv, save_figure, save_json
     from shadownets.rundir import claim
 
-    config = AuditConfig(n_inputs=n_inputs, n_null=n_null, bootstrap=bootstrap, seed=seed)
+    seed = config.seed
     with claim(out, kind="audit", overwrite=overwrite, resumable=False, config={
         "model": model, "model_kwargs": json_object("--model-kwargs", model_kwargs),
         "weights": str(weights) if weights else None, "data": data, "preset": preset,
@@ -84,7 +89,7 @@ def audit_command(
         net = _load_model(model, json_object("--model-kwargs", model_kwargs), weights)
         shape = getattr(net, "input_shape", None)
         x = load_data_spec(data, input_shape=tuple(shape) if shape else None, data_dir=data_dir,
-                           preset=preset, limit=n_inputs, seed=seed)
+                           preset=preset, limit=config.n_inputs, seed=seed)
         names = [s.strip() for s in layers.split(",") if s.strip()] if layers else None
         with fits_model(x, what=f"data {data!r}"):
             result = run_audit(net, x, layers=names, config=config)

@@ -2,6 +2,10 @@
 
 Both are thin: parse options into a config, make one library call, write and print.
 ``shadownets train`` also runs under ``torchrun --nproc_per_node=N -m shadownets.train ...``.
+The options of a config's fields (type, default, help: the field's comment) come from the
+config dataclasses, :class:`~shadownets.train.TrainConfig` and
+:class:`~shadownets.train.CompareConfig`, through
+:func:`shadownets.cli._config_options.config_options`; a new field is a new option.
 
 Options that the chosen method (or optimizer) does not use are refused, not ignored: an option
 counts as given when it is on the command line (or in the environment), whatever its value.
@@ -9,6 +13,8 @@ counts as given when it is on the command line (or in the environment), whatever
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -16,6 +22,9 @@ from typing import Any
 import typer
 
 from shadownets.cli._common import handle_errors, json_object, print_json, print_table
+from shadownets.cli._config_options import Parsed, config_options
+from shadownets.train.compare import CompareConfig
+from shadownets.train.config import TrainConfig
 
 __all__ = ["register", "train_command", "compare_command"]
 
@@ -37,13 +46,6 @@ def _csv(option: str, text: str) -> tuple[str, ...]:
     return items
 
 
-def _ints(option: str, text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(s) for s in _csv(option, text))
-    except ValueError:
-        raise ValueError(f"{option} must be comma-separated ints; got {text!r}") from None
-
-
 def _alpha(text: str) -> str | float:
     if text in ("calibrated", "theory"):
         return text
@@ -52,6 +54,43 @@ def _alpha(text: str) -> str | float:
     except ValueError:
         raise ValueError(f"--shadow-alpha must be 'calibrated', 'theory' or a number; got "
                          f"{text!r}") from None
+
+
+def _budgets(text: str) -> tuple[int | None, ...]:
+    return tuple(_labels(b) for b in _csv("--budgets", text))
+
+
+def _none_if_false(value: Any) -> Any:
+    return value or None
+
+
+#: TrainConfig fields whose option keeps an older name.
+_TRAIN_NAMES = {"n_labels": "--labels"}
+#: TrainConfig fields given on the command line otherwise than as their type.
+_TRAIN_PARSERS = {
+    "n_labels": Parsed(_labels, "all"),
+    "model_kwargs": Parsed(functools.partial(json_object, "--model-kwargs"), None, str | None),
+    "steps_per_epoch": Parsed(_none_if_false, None, int | None),
+    "data_dir": Parsed(_none_if_false, None, str | None),
+    "shadow_alpha": Parsed(_alpha, "calibrated"),
+}
+#: What a TrainConfig field's option means beyond its comment.
+_TRAIN_NOTES = {
+    "n_labels": "Here a number or 'all'.",
+    "model_kwargs": "Here JSON, inline or a .json file.",
+    "steps_per_epoch": "Here 0 also stands for None.",
+}
+#: The TrainConfig fields of every comparison run with an option of their own on ``compare``
+#: (the others go in --base).
+_OWN_OPTIONS = ("model", "model_kwargs", "epochs", "steps_per_epoch", "batch_size",
+                "optimizer", "lr")
+_COMPARE_PARSERS = {"budgets": Parsed(_budgets, "50,100,300,1000")}
+_COMPARE_NOTES = {
+    "budgets": "Here comma-separated numbers or 'all'.",
+    "margin": "A 'tie' means shown within ±margin (TOST); power is for a true difference of "
+              "this size.",
+    "correction": "Across data sets × budgets (× methods).",
+}
 
 
 def _given(ctx: typer.Context, *names: str) -> list[str]:
@@ -73,7 +112,7 @@ def _refuse_unused(ctx: typer.Context, method: str, optimizer: str) -> None:
 
     if method not in METHOD_FIELDS or optimizer not in OPTIMIZER_FIELDS:
         return  # TrainConfig names the allowed values
-    specific = [f for fields in METHOD_FIELDS.values() for f in fields if f != "calib_size"]
+    specific = [f for fields in METHOD_FIELDS.values() for f in fields]
     unused = [n for n in _given(ctx, *dict.fromkeys(specific))
               if n not in METHOD_FIELDS.get(method, ())]
     if unused:
@@ -92,37 +131,11 @@ def _is_main_rank() -> bool:
 
 
 @handle_errors
+@config_options(TrainConfig, names=_TRAIN_NAMES, parsers=_TRAIN_PARSERS, notes=_TRAIN_NOTES)
 def train_command(
     ctx: typer.Context,
     out: Path = typer.Option(..., "--out", help="Run folder (checkpoints, metrics.csv, ...)."),
-    dataset: str = typer.Option("digits", help="Data set name (see shadownets.data)."),
-    labels: str = typer.Option("all", help="Labeled training examples, or 'all'."),
-    model: str = typer.Option("mlp", help="Zoo model: mlp, lenet, vgg-small."),
-    model_kwargs: str = typer.Option("", help="Model options as JSON (inline or file)."),
-    method: str = typer.Option("plain", help="plain | dropout | input-noise | shadow (best "
-                               "found: --aug-weight 0.5 --warmup-epochs 10 of 30)."),
-    epochs: int = typer.Option(20),
-    steps_per_epoch: int = typer.Option(0, help="0: one pass over the labeled set."),
-    batch_size: int = typer.Option(64),
-    optimizer: str = typer.Option("adam", help="adam | sgd."),
-    lr: float = typer.Option(1e-3),
-    momentum: float = typer.Option(0.9, help="SGD momentum."),
-    weight_decay: float = typer.Option(0.0),
-    seed: int = typer.Option(0, help="Labels subset, init, batch order, noise."),
-    data_seed: int = typer.Option(0, help="Train/validation split."),
-    data_dir: str = typer.Option("", help="Data folder (default: the cache)."),
-    dropout: float = typer.Option(0.5, help="Method dropout: probability."),
-    aug_weight: float = typer.Option(1.0, help="λ: weight of the augmented loss."),
-    n_aug: int = typer.Option(1, help="Augmented inputs (shadows / noisy copies) per input."),
-    warmup_epochs: int = typer.Option(0, help="Plain epochs before augmentation starts."),
-    noise_std: float = typer.Option(0.5, help="Method input-noise: Gaussian std."),
-    shadow_layer: str = typer.Option("top", help="'top', hidden-layer index or module name."),
-    shadow_rho: float = typer.Option(0.3, help="Shadow dropout keep probability ρ."),
-    shadow_alpha: str = typer.Option("calibrated", help="calibrated | theory | number."),
-    shadow_source: str = typer.Option("current", help="current | frozen."),
-    shadow_unpool: str = typer.Option("switches", help="switches | spread | random | nearest."),
-    shadow_match: str = typer.Option("rms", help="rms | raw | moments | none."),
-    eval_every: int = typer.Option(1, help="Evaluate every k epochs."),
+    config: TrainConfig = None,  # the TrainConfig options (--dataset, --labels, --method, ...)
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out (same "
                                 "settings, data and code)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out."),
@@ -131,19 +144,10 @@ def train_command(
 ) -> None:
     """Train one model (plain, dropout, input noise or shadow data); checkpoint every epoch."""
     from shadownets.io import save_figure
-    from shadownets.train import TrainConfig, fit
+    from shadownets.train import fit
     from shadownets.train.plots import plot_history
 
-    _refuse_unused(ctx, method, optimizer)
-    config = TrainConfig(
-        dataset=dataset, n_labels=_labels(labels), model=model,
-        model_kwargs=json_object("--model-kwargs", model_kwargs), method=method, epochs=epochs,
-        steps_per_epoch=steps_per_epoch or None, batch_size=batch_size, optimizer=optimizer,
-        lr=lr, momentum=momentum, weight_decay=weight_decay, seed=seed, data_seed=data_seed,
-        data_dir=data_dir or None, dropout=dropout, aug_weight=aug_weight, n_aug=n_aug,
-        warmup_epochs=warmup_epochs, noise_std=noise_std, shadow_layer=shadow_layer,
-        shadow_rho=shadow_rho, shadow_alpha=_alpha(shadow_alpha), shadow_source=shadow_source,
-        shadow_unpool=shadow_unpool, shadow_match=shadow_match, eval_every=eval_every)
+    _refuse_unused(ctx, config.method, config.optimizer)
     result = fit(config, out_dir=out, resume=resume, overwrite=overwrite, device=device)
     if not _is_main_rank():
         return
@@ -153,35 +157,23 @@ def train_command(
     if as_json:
         print_json(final)
     else:
-        print_table([final], title=f"{method} on {dataset} ({labels} labels)")
+        labels = "all" if config.n_labels is None else config.n_labels
+        print_table([final], title=f"{config.method} on {config.dataset} ({labels} labels)")
 
 
 @handle_errors
+@config_options(TrainConfig, fields=_OWN_OPTIONS, param="base_config", parsers=_TRAIN_PARSERS,
+                notes=_TRAIN_NOTES)
+@config_options(CompareConfig, exclude=("base", "grids"), parsers=_COMPARE_PARSERS,
+                notes=_COMPARE_NOTES)
 def compare_command(
     ctx: typer.Context,
     out: Path = typer.Option(..., "--out", help="Output folder for tables, figure, summary."),
-    datasets: str = typer.Option("digits", help="Comma-separated data sets."),
-    budgets: str = typer.Option("50,100,300,1000", help="Comma-separated label budgets/'all'."),
-    methods: str = typer.Option("plain,dropout,input-noise,shadow"),
-    seeds: str = typer.Option("0,1,2,3,4", help="Comma-separated seeds (paired over methods)."),
-    model: str = typer.Option("mlp"),
-    model_kwargs: str = typer.Option("", help="Model options as JSON (inline or file)."),
-    epochs: int = typer.Option(20),
-    steps_per_epoch: int = typer.Option(0, help="0: one pass over the labeled set."),
-    batch_size: int = typer.Option(64),
-    optimizer: str = typer.Option("adam"),
-    lr: float = typer.Option(1e-3),
+    config: CompareConfig = None,  # the CompareConfig options (--datasets, --budgets, ...)
+    base_config: TrainConfig = None,  # the TrainConfig options of _OWN_OPTIONS (--model, ...)
     base: str = typer.Option("", help="Other TrainConfig fields for every run, JSON."),
     grid: str = typer.Option("", help="Per-method candidate lists, JSON: replaces the "
                                       "default grid of the methods it names."),
-    reference: str = typer.Option("shadow"),
-    margin: float = typer.Option(0.01, help="Smallest test-error difference that matters "
-                                 "(0.01 = 1 point): 'tie' means shown within ±margin (TOST); "
-                                 "power is for a true difference of this size."),
-    alpha: float = typer.Option(0.05, help="Family-wise error rate of each family of "
-                                "comparisons (best other method; each other method)."),
-    correction: str = typer.Option("holm", help="Multiple-comparison correction across data "
-                                   "sets × budgets (× methods): holm | none."),
     resume: bool = typer.Option(False, "--resume", help="Reuse the runs already in --out "
                                 "that match (continue a killed comparison, add seeds, budgets "
                                 "or candidates, or re-summarise with new --margin/--alpha); "
@@ -194,31 +186,25 @@ def compare_command(
 
     Each comparison reference − other (paired over seeds, test error) is a win / loss (a
     difference shown), a tie (shown within ±margin) or undetermined (neither shown), with
-    Holm-adjusted p-values, power and the seeds that 80% power would need.
+    Holm-adjusted p-values, power and the seeds that --power would need.
     """
-    from shadownets.train import DEFAULT_GRIDS, CompareConfig, TrainConfig, compare
+    from shadownets.train import DEFAULT_GRIDS, compare
 
-    base_cfg = TrainConfig(model=model, model_kwargs=json_object("--model-kwargs", model_kwargs),
-                           epochs=epochs, steps_per_epoch=steps_per_epoch or None,
-                           batch_size=batch_size, optimizer=optimizer, lr=lr)
-    method_list = _csv("--methods", methods)
     extra = json_object("--base", base)
-    _check_base(ctx, extra, method_list, optimizer)
-    base_cfg = base_cfg.replace(**extra)
+    _check_base(ctx, extra, config.methods, base_config.optimizer)
     user_grid = json_object("--grid", grid)
-    unused = [m for m in user_grid if m not in method_list]
+    unused = [m for m in user_grid if m not in config.methods]
     if unused:
         raise ValueError(f"--grid gives candidates for {', '.join(map(repr, unused))}, not in "
-                         f"--methods {','.join(method_list)}; add the method or remove its grid")
-    config = CompareConfig(
-        datasets=_csv("--datasets", datasets),
-        budgets=tuple(_labels(b) for b in _csv("--budgets", budgets)),
-        methods=method_list, seeds=_ints("--seeds", seeds), base=base_cfg,
-        grids={**DEFAULT_GRIDS, **user_grid}, reference=reference,
-        margin=margin, alpha=alpha, correction=correction)
+                         f"--methods {','.join(config.methods)}; add the method or remove its "
+                         "grid")
+    config = dataclasses.replace(config, base=base_config.replace(**extra),
+                                 grids={**DEFAULT_GRIDS, **user_grid})
     result = compare(config, out_dir=out, resume=resume, overwrite=overwrite)
     _warn_diverged(result.summary)
-    judgement = _judge_claim(out, reference, margin, alpha, correction)
+    reference, margin, alpha, correction = (config.reference, config.margin, config.alpha,
+                                            config.correction)
+    judgement = _judge_claim(out, reference, margin, alpha, correction, config.power)
     if as_json:
         print_json(result.summary)
         return
@@ -227,9 +213,10 @@ def compare_command(
     for family, what in (("best_other", "best other method"), ("each_other", "each other")):
         rows = [{"dataset": d.dataset, "budget": d.budget, "other": d.other,
                  "pairs": int(d.n_pairs), "diff": d.diff_mean,
-                 "95% CI": f"[{d.ci_low:+.4f}, {d.ci_high:+.4f}]",
+                 f"{config.confidence:.0%} CI": f"[{d.ci_low:+.4f}, {d.ci_high:+.4f}]",
                  "p diff (adj)": d.p_diff_adj, "p equiv (adj)": d.p_equiv_adj,
-                 "power": d.power_diff, "seeds for 80%": d.seeds_needed, "verdict": d.verdict}
+                 "power": d.power_diff, f"seeds for {config.power:.0%}": d.seeds_needed,
+                 "verdict": d.verdict}
                 for d in result.diffs[result.diffs.family == family].itertuples()]
         print_table(rows, title=f"{reference} − {what}: tie = within ±{margin:g}, "
                                 f"{correction} at α = {alpha:g}; power to detect ±{margin:g} "
@@ -244,9 +231,6 @@ def compare_command(
 _SET_BY_COMPARE = {"method": "use --methods", "seed": "use --seeds", "dataset": "use --datasets",
                    "n_labels": "use --budgets",
                    "eval_every": "every run is evaluated once, after its last epoch"}
-#: --base keys that have an option of their own.
-_OWN_OPTIONS = ("model", "model_kwargs", "epochs", "steps_per_epoch", "batch_size",
-                "optimizer", "lr")
 
 
 def _check_base(ctx: typer.Context, extra: dict[str, Any], methods: tuple[str, ...],
@@ -287,15 +271,14 @@ def _warn_diverged(summary: dict[str, Any]) -> None:
 
 
 def _judge_claim(out: Path, reference: str, margin: float, alpha: float,
-                 correction: str) -> dict[str, Any] | None:
+                 correction: str, power: float) -> dict[str, Any] | None:
     """The report's verdict on the training claim for this comparison, saved as
     ``out/judgement.json`` (None when there is no best-other comparison)."""
-    import dataclasses
-
     from shadownets.io import save_json
     from shadownets.report.parts.training import TrainingRule, judge
 
-    rule = TrainingRule(margin=margin, alpha=alpha, correction=correction, reference=reference)
+    rule = TrainingRule(margin=margin, alpha=alpha, correction=correction, power=power,
+                        reference=reference)
     try:
         j = judge(out, rule)
     except ValueError:  # no best-other comparison (e.g. a single method)

@@ -148,10 +148,10 @@ def _budget_label(budget: int | None) -> str:
 class CompareConfig:
     """The comparison grid. ``base`` holds everything common to all runs (model, epochs, ...)."""
 
-    datasets: tuple[str, ...] = ("digits",)
-    budgets: tuple[int | None, ...] = (50, 100, 300, 1000)  # None: all labels
-    methods: tuple[str, ...] = METHODS
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    datasets: tuple[str, ...] = ("digits",)  # data sets (names known to load_dataset)
+    budgets: tuple[int | None, ...] = (50, 100, 300, 1000)  # label budgets (None: all labels)
+    methods: tuple[str, ...] = METHODS  # methods compared: some of METHODS
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # training seeds (paired over methods)
     base: TrainConfig = field(default_factory=TrainConfig)
     grids: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: dict(DEFAULT_GRIDS))
     reference: str = "shadow"  # the method whose paired differences are reported

@@ -70,23 +70,23 @@ class TrainConfig:
     augmentation noise, so runs of different methods with the same seed are paired.
     """
 
-    dataset: str = "digits"  # a name known to shadownets.data.load_dataset
+    dataset: str = "digits"  # data set: a name known to shadownets.data.load_dataset
     n_labels: int | None = None  # labeled training examples (None: the whole train split)
-    model: str = "mlp"  # a name from shadownets.train.list_models()
+    model: str = "mlp"  # zoo model: a name from shadownets.train.list_models()
     model_kwargs: dict[str, Any] = field(default_factory=dict)  # the model's own options
     method: str = "plain"  # one of METHODS
-    epochs: int = 20
-    steps_per_epoch: int | None = None  # None: ceil(n_labels / batch_size)
+    epochs: int = 20  # training epochs
+    steps_per_epoch: int | None = None  # steps per epoch (None: ceil(n_labels / batch_size))
     batch_size: int = 64  # global batch (split across ranks under torchrun)
-    optimizer: str = "adam"  # "adam" or "sgd"
-    lr: float = 1e-3
-    momentum: float = 0.9  # SGD only
-    weight_decay: float = 0.0
+    optimizer: str = "adam"  # one of OPTIMIZERS
+    lr: float = 1e-3  # learning rate
+    momentum: float = 0.9  # SGD momentum (SGD only)
+    weight_decay: float = 0.0  # weight decay of the optimizer
     seed: int = 0  # label subset, init, batch order, augmentation noise
     data_seed: int = 0  # the train/validation split of the data set
-    val_size: int | None = None  # passed to load_dataset (None: its default)
-    data_dir: str | None = None
-    download: bool = True
+    val_size: int | None = None  # validation examples, to load_dataset (None: its default)
+    data_dir: str | None = None  # data folder (None: the cache)
+    download: bool = True  # download a data set that is not in data_dir
     eval_every: int = 1  # evaluate val/test every k epochs (and always after the last)
     # --- method "dropout"
     dropout: float = 0.5  # dropout probability after each hidden ReLU
@@ -99,7 +99,8 @@ class TrainConfig:
     shadow_rho: float = 0.3  # keep probability of the shadow net's dropout
     shadow_alpha: str | float = "calibrated"  # "calibrated", "theory" or a float
     shadow_source: str = "current"  # "current" or "frozen" (snapshot at each epoch start)
-    shadow_unpool: str = "switches"
+    shadow_unpool: str = "switches"  # "switches", "spread", "random" or "nearest": how max
+    #                                  pools are undone (see shadownets.reverse)
     shadow_match: str = "rms"  # "rms", "raw", "moments" or "none" (see ShadowAugmenter)
     calib_size: int = 256  # real inputs used to calibrate α at each epoch start
 
