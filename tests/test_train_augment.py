@@ -145,3 +145,61 @@ def test_bad_batch_and_bad_layer(net_and_batch):
         ShadowAugmenter(model, match="raw")
     with pytest.raises(ValueError, match=r"match must be one of"):
         match_scale(x, x, "bad")
+
+
+# ---------------------------------------------------------------- sharing the training forward
+def _plain_net(name):
+    torch.manual_seed(0)
+    if name == "lenet":
+        return create_model("lenet", (1, 8, 8), 10, channels=(4, 8), hidden=(16,))
+    return create_model("mlp", (1, 8, 8), 10, widths=(16, 12))
+
+
+@pytest.mark.parametrize("name", ["lenet", "mlp"])
+@pytest.mark.parametrize("n_shadows", [1, 3])
+def test_forward_encode_gives_the_logits_and_shadows_of_separate_passes(name, n_shadows):
+    model = _plain_net(name)
+    x, y = torch.randn(6, 1, 8, 8), torch.arange(6) % 10
+    aug = ShadowAugmenter(model, rho=0.5, n_shadows=n_shadows).refresh(x)
+    assert aug.reuses_forward
+    model.train()
+    logits, enc = aug.forward_encode(x)
+    # oracles: the model's own forward, and the augmenter encoding with the shadow's encoder
+    torch.testing.assert_close(logits, model(x), rtol=0, atol=0)
+    assert logits.requires_grad and not enc.h.requires_grad
+    assert (enc.switches is not None) == (name == "lenet")
+    x_s, y_s = aug.from_encoding(enc, x, y, generator=torch.Generator().manual_seed(3))
+    ref_x, ref_y = aug(x, y, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(x_s, ref_x)
+    assert torch.equal(y_s, ref_y) and not x_s.requires_grad and model.training
+    other, _ = aug.from_encoding(enc, x, y, generator=torch.Generator().manual_seed(4))
+    assert not torch.allclose(other, x_s)
+
+
+def test_reuse_only_where_the_training_forward_is_the_encoder(net_and_batch):
+    with_dropout, x, y = net_and_batch
+    plain = _plain_net("lenet")
+    assert ShadowAugmenter(plain).reuses_forward
+    assert not ShadowAugmenter(plain, source="frozen").reuses_forward
+    assert not ShadowAugmenter(plain, layer="net").reuses_forward  # not a layer of `net`
+    aug = ShadowAugmenter(with_dropout)  # dropout acts differently in train and eval mode
+    assert not aug.reuses_forward
+    with pytest.raises(ValueError, match=r"forward_encode needs a net whose training forward"):
+        aug.forward_encode(x)
+
+
+def test_an_encoder_that_disagrees_turns_reuse_off(monkeypatch):
+    import shadownets.train.augment as augment
+
+    model = _plain_net("lenet")
+    real = augment._run_recording
+
+    def shifted(*args):
+        logits, h, switches = real(*args)
+        return logits, h + 1.0, switches
+
+    monkeypatch.setattr(augment, "_run_recording", shifted)
+    aug = ShadowAugmenter(model)
+    assert aug.reuses_forward  # the static check passes; the built shadow net disagrees
+    aug.refresh()
+    assert not aug.reuses_forward

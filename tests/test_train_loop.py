@@ -70,6 +70,31 @@ def test_kill_and_resume_is_bit_identical(digits, tmp_path, method):
     assert list(metrics.epoch) == [1, 2, 3, 4]
 
 
+@pytest.mark.parametrize("model, kwargs", [("mlp", {"widths": [32]}),
+                                           ("lenet", {"channels": [4, 8], "hidden": [16]})])
+def test_shadow_step_sharing_the_forward_trains_as_a_separate_encoding(digits, monkeypatch,
+                                                                       model, kwargs):
+    from shadownets.train.augment import ShadowAugmenter
+
+    cfg = TrainConfig(n_labels=100, method="shadow", model=model, model_kwargs=kwargs,
+                      epochs=3, warmup_epochs=1, n_aug=2, steps_per_epoch=5, batch_size=32)
+    calls = []
+    shared = ShadowAugmenter.forward_encode
+    monkeypatch.setattr(ShadowAugmenter, "forward_encode",
+                        lambda self, x: calls.append(1) or shared(self, x))
+    fast = fit(cfg, splits=digits, progress=False)
+    assert len(calls) == 10  # the two augmented epochs took the shared forward
+    # the oracle: the augmenter encodes each batch itself, one pass over the joined batch
+    monkeypatch.setattr(ShadowAugmenter, "reuses_forward", property(lambda self: False))
+    separate = fit(cfg, splits=digits, progress=False)
+    assert len(calls) == 10
+    a, b = fast.model.state_dict(), separate.model.state_dict()
+    for k in a:  # the same steps; only the order in which gradients are summed differs
+        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)
+    for row_a, row_b in zip(_no_time(fast.history), _no_time(separate.history), strict=True):
+        assert row_a == pytest.approx(row_b, rel=1e-5, abs=1e-7)
+
+
 def test_resume_of_finished_run_returns_it(digits, tmp_path):
     cfg = TrainConfig(n_labels=50, epochs=2, **SMALL)
     first = fit(cfg, splits=digits, out_dir=tmp_path, progress=False)

@@ -26,6 +26,16 @@ MEAN (grey), not the background. ``match`` decides how a shadow is put into the 
 
 On digits validation data (MLP and LeNet) "rms", "moments" and "none" were within noise of each
 other and "raw" was not better (docs/training.md); "rms" is the default.
+
+Sharing the training forward. The code ``h`` is a value of the model's own forward pass, so a
+trainer need not encode the batch a second time: where :attr:`ShadowAugmenter.reuses_forward`
+holds (a zoo net of Linear / Conv / ReLU / MaxPool2d / Flatten, whose forward is the same in
+train and eval mode, and ``source="current"``), :meth:`ShadowAugmenter.forward_encode` runs the
+training forward once, keeping autograd, and returns the logits with the encoding (``h`` and
+the max-pool switches), and :meth:`ShadowAugmenter.from_encoding` generates from it::
+
+    logits, enc = aug.forward_encode(x)               # the training step's forward
+    x_s, y_s = aug.from_encoding(enc, x, y, generator=g)   # same shadows as aug(x, y, ...)
 """
 
 from __future__ import annotations
@@ -33,12 +43,16 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from shadownets.train.models import resolve_layer
+from shadownets.train.models import ZooNet, resolve_layer
+
+if TYPE_CHECKING:
+    from shadownets.reverse import Encoding
 
 __all__ = ["ShadowConfig", "ShadowAugmenter", "match_scale"]
 
@@ -46,6 +60,9 @@ _SOURCES = ("current", "frozen")
 _MATCHES = ("rms", "raw", "moments", "none")
 _UNPOOLS = ("switches", "spread", "random", "nearest")
 _EPS = 1e-12
+# modules whose forward is the same in train and eval mode and has no state: with only these in
+# a zoo net, the training forward is the shadow's encoder (Dropout(p=0) is the identity)
+_MODE_FREE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.ReLU, nn.MaxPool2d, nn.Flatten)
 
 
 @dataclass(frozen=True)
@@ -140,6 +157,44 @@ def _raw_space(x_gen: torch.Tensor, x_src: torch.Tensor, mean: Sequence[float] |
     return (raw_gen - m) / sd
 
 
+def _forward_plan(model: nn.Module, layer: str, source: str) -> tuple[int, dict[int, str]] | None:
+    """Where the code sits in ``model.net`` and the names of the max pools below it, when the
+    training forward of ``model`` is also the shadow's encoder (None when it is not)."""
+    net = getattr(model, "net", None)
+    if (source != "current" or not isinstance(model, ZooNet)
+            or type(model).forward is not ZooNet.forward or type(net) is not nn.Sequential
+            or not layer.startswith("net.") or not layer[4:].isdigit()
+            or int(layer[4:]) >= len(net)):
+        return None
+    for module in net:
+        plain = type(module) in _MODE_FREE or (type(module) is nn.Dropout and module.p == 0)
+        if not plain or (isinstance(module, nn.MaxPool2d) and module.return_indices):
+            return None
+    stop = int(layer[4:])
+    pools = {i: f"net.{i}" for i, m in enumerate(net) if i < stop and isinstance(m, nn.MaxPool2d)}
+    return stop, pools
+
+
+def _run_recording(net: nn.Sequential, x: torch.Tensor, stop: int, pools: dict[int, str]
+                   ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """``net(x)`` (logits), its value after module ``stop`` and the switches of ``pools``.
+
+    The pools run as ``max_pool2d(..., return_indices=True)``: the values are the module's
+    (a max is exact), and autograd keeps the indices for the backward pass anyway.
+    """
+    h, switches = None, {}
+    for i, module in enumerate(net):
+        if i in pools:
+            x, switches[pools[i]] = F.max_pool2d(
+                x, module.kernel_size, module.stride, module.padding, module.dilation,
+                ceil_mode=module.ceil_mode, return_indices=True)
+        else:
+            x = module(x)
+        if i == stop:
+            h = x
+    return x, h, switches
+
+
 class ShadowAugmenter:
     """Generate labeled synthetic inputs from a classifier's shadow net.
 
@@ -195,8 +250,19 @@ class ShadowAugmenter:
                 raise ValueError("example_input is required for a model without input_shape")
             example_input = torch.zeros(1, *shape)
         self.example_input = example_input
+        self._plan = _forward_plan(model, self.layer_, source)
         self.shadow_: Any = None
         self.calibrated_ = False
+
+    @property
+    def reuses_forward(self) -> bool:
+        """Whether :meth:`forward_encode` can give the encoding from the training forward.
+
+        True for a zoo net made only of modules that act the same in train and eval mode
+        (Linear, Conv, ReLU, MaxPool2d, Flatten) with ``source="current"``; checked against the
+        shadow net's own encoder when it is built (False if they disagree).
+        """
+        return self._plan is not None
 
     def _build(self) -> None:
         from shadownets.reverse import reverse
@@ -213,6 +279,18 @@ class ShadowAugmenter:
                                alpha=alpha, unpool=cfg.unpool)
         self._net = net
         self.calibrated_ = False
+        if self._plan is not None and not self._plan_agrees():
+            self._plan = None
+
+    def _plan_agrees(self) -> bool:
+        """Whether the recording forward gives the shadow's encoding of the example input."""
+        with torch.no_grad(), _eval_mode(self._net):
+            enc = self.shadow_.encode(self.example_input)
+            _, h, switches = _run_recording(self.model.net, self.example_input, *self._plan)
+        theirs = enc.switches or {}
+        return (h is not None and h.shape == enc.h.shape and torch.allclose(h, enc.h)
+                and set(theirs) == set(switches)
+                and all(torch.equal(switches[k], theirs[k]) for k in switches))
 
     def refresh(self, x_calib: torch.Tensor | None = None) -> ShadowAugmenter:
         """Re-snapshot the net (``source="frozen"``) and re-calibrate α on ``x_calib``.
@@ -263,14 +341,84 @@ class ShadowAugmenter:
             self._build()
         if not self.calibrated_:
             self._calibrate(x)
-        n = self.config.n_shadows
-        x_rep = x.repeat_interleave(n, dim=0) if n > 1 else x
         with torch.no_grad(), _eval_mode(self._net):
-            enc = self.shadow_.encode(x_rep)
-            x_gen = self.shadow_.generate(enc.h, switches=enc.switches, generator=generator)
-            x_gen = match_scale(x_gen.reshape(x_rep.shape), x_rep, self.config.match,
-                                self.mean, self.std)
-        return x_gen.detach(), y.repeat_interleave(n, dim=0)
+            enc = self.shadow_.encode(x)
+            return self._generate(enc, x, y, generator)
+
+    def forward_encode(self, x: torch.Tensor) -> tuple[torch.Tensor, Encoding]:
+        """The model's forward on ``x`` and, from the same pass, the shadow's encoding of ``x``.
+
+        Runs with autograd as the caller has it and in the model's current mode (which, where
+        :attr:`reuses_forward` holds, changes nothing): the logits serve the training step,
+        the encoding :meth:`from_encoding`.
+
+        Parameters
+        ----------
+        x : Tensor of shape (batch, *input_shape)
+
+        Returns
+        -------
+        logits : Tensor of shape (batch, num_classes)
+        enc : shadownets.reverse.Encoding
+            ``h`` of shape (batch, *code_shape), detached, and the max-pool switches.
+        """
+        if self.shadow_ is None:
+            self._build()
+        if self._plan is None:
+            raise ValueError("forward_encode needs a net whose training forward is the shadow's "
+                             "encoder (see reuses_forward); call the augmenter instead")
+        from shadownets.reverse import Encoding
+
+        logits, h, switches = _run_recording(self.model.net, x, *self._plan)
+        return logits, Encoding(h.detach(), switches or None)
+
+    def from_encoding(self, enc: Encoding, x: torch.Tensor, y: torch.Tensor, *,
+                      generator: torch.Generator | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Shadows of ``x`` from its encoding ``enc`` (:meth:`forward_encode`, same batch).
+
+        Same result as ``self(x, y, generator=generator)`` (up to float rounding), without
+        encoding ``x`` again.
+
+        Parameters
+        ----------
+        enc : shadownets.reverse.Encoding
+            ``h`` of shape (batch, *code_shape) and the switches, from :meth:`forward_encode`.
+        x : Tensor of shape (batch, *input_shape)
+            The real inputs encoded (their scale is matched).
+        y : Tensor of shape (batch,)
+        generator : torch.Generator, optional
+
+        Returns
+        -------
+        x_s, y_s : as :meth:`__call__`
+        """
+        if self.shadow_ is None:
+            self._build()
+        if self._plan is None:
+            raise ValueError("from_encoding needs a net whose training forward is the shadow's "
+                             "encoder (see reuses_forward); call the augmenter instead")
+        if enc.h.shape[0] != x.shape[0] or y.shape != (x.shape[0],):
+            raise ValueError(f"enc, x and y must hold the same batch; got h "
+                             f"{tuple(enc.h.shape)}, x {tuple(x.shape)}, y {tuple(y.shape)}")
+        if not self.calibrated_:
+            self._calibrate(x)
+        with torch.no_grad():  # the net acts the same in either mode: no mode switch
+            return self._generate(enc, x, y, generator)
+
+    def _generate(self, enc: Encoding, x: torch.Tensor, y: torch.Tensor,
+                  generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+        n = self.config.n_shadows
+        h, switches, x_rep = enc.h, enc.switches, x
+        if n > 1:
+            h = h.repeat_interleave(n, dim=0)
+            x_rep = x.repeat_interleave(n, dim=0)
+            if switches is not None:
+                switches = {k: v.repeat_interleave(n, dim=0) for k, v in switches.items()}
+        x_gen = self.shadow_.generate(h, switches=switches, generator=generator)
+        x_gen = match_scale(x_gen.reshape(x_rep.shape), x_rep, self.config.match,
+                            self.mean, self.std)
+        return x_gen.detach(), y.repeat_interleave(n, dim=0) if n > 1 else y
 
 
 class _eval_mode:

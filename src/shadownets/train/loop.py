@@ -11,10 +11,16 @@ read from a fresh random permutation of the labeled set (cycled when one pass is
 so a 50-label budget still gets full batches. Under torchrun each rank takes every
 ``world_size``-th example of the global batch and DDP averages the gradients.
 
-Loss. ``CE(real) + λ · CE(augmented)`` with one forward pass over the concatenated batch;
-``input-noise`` adds Gaussian noise to ``n_aug`` copies of each input, ``shadow`` draws ``n_aug``
-shadows per input from the net's shadow net (after ``warmup_epochs`` of plain training; α is
-re-calibrated at every epoch start).
+Loss. ``CE(real) + λ · CE(augmented)``; ``input-noise`` adds Gaussian noise to ``n_aug`` copies
+of each input, ``shadow`` draws ``n_aug`` shadows per input from the net's shadow net (after
+``warmup_epochs`` of plain training; α is re-calibrated at every epoch start). Shadows are
+drawn from the code of the real batch at the shadow layer, which is a value of the training
+forward itself: where :attr:`ShadowAugmenter.reuses_forward` holds (the zoo nets without
+Dropout, ``shadow_source="current"``) the step runs the net once on the real batch, keeping
+that code and the max-pool switches, generates from them and runs the net once more on the
+shadows — no separate encoding pass. Otherwise (and for ``input-noise``) the augmenter encodes
+the batch itself and one forward pass runs over the concatenated batch. Both give the same
+loss; they differ only in float rounding (the order in which the gradient is summed).
 
 Run folders. With ``out_dir``, :func:`fit` first claims the folder with
 :func:`shadownets.rundir.claim` (kind ``"train"``, the full config): a folder holding a run is
@@ -192,6 +198,25 @@ def _augment(cfg: TrainConfig, aug: ShadowAugmenter | None, epoch: int, xb: torc
     return None
 
 
+def _forward(cfg: TrainConfig, ddp_model: nn.Module, aug: ShadowAugmenter | None, epoch: int,
+             xb: torch.Tensor, yb: torch.Tensor, g: torch.Generator
+             ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """Logits of the real batch (batch, classes) and, when the step augments, those of the
+    augmented inputs with their labels (else None, None)."""
+    if aug is not None and epoch >= cfg.warmup_epochs and aug.reuses_forward:
+        # the real pass runs on the bare net (it records the code); under DDP the pass over
+        # the shadows is the wrapper's, and its all-reduce covers the gradient of both passes,
+        # which autograd sums into each parameter before DDP's hook fires
+        logits, enc = aug.forward_encode(xb)
+        x_s, y_s = aug.from_encoding(enc, xb, yb, generator=g)
+        return logits, ddp_model(x_s), y_s
+    extra = _augment(cfg, aug, epoch, xb, yb, g)
+    if extra is None:
+        return ddp_model(xb), None, None
+    logits = ddp_model(torch.cat([xb, extra[0]]))
+    return logits[:len(yb)], logits[len(yb):], extra[1]
+
+
 def _train_epoch(cfg: TrainConfig, model: nn.Module, ddp_model: nn.Module,
                  opt: torch.optim.Optimizer, aug: ShadowAugmenter | None, x: torch.Tensor,
                  y: torch.Tensor, epoch: int,
@@ -211,13 +236,11 @@ def _train_epoch(cfg: TrainConfig, model: nn.Module, ddp_model: nn.Module,
     for idx in _batches(n, batch, steps, g_data):
         idx = idx[info.rank::info.world_size].to(x.device)
         xb, yb = x[idx], y[idx]
-        extra = _augment(cfg, aug, epoch, xb, yb, g_aug)
-        inputs = xb if extra is None else torch.cat([xb, extra[0]])
-        logits = ddp_model(inputs)
-        loss_real = F.cross_entropy(logits[:len(yb)], yb)
+        logits, logits_aug, y_aug = _forward(cfg, ddp_model, aug, epoch, xb, yb, g_aug)
+        loss_real = F.cross_entropy(logits, yb)
         loss = loss_real
-        if extra is not None:
-            loss_aug = F.cross_entropy(logits[len(yb):], extra[1])
+        if logits_aug is not None:
+            loss_aug = F.cross_entropy(logits_aug, y_aug)
             loss = loss_real + cfg.aug_weight * loss_aug
             sums["aug_loss"] += float(loss_aug.detach())
         opt.zero_grad(set_to_none=True)
@@ -225,7 +248,7 @@ def _train_epoch(cfg: TrainConfig, model: nn.Module, ddp_model: nn.Module,
         opt.step()
         value = float(loss.detach())
         sums["train_loss"] += float(loss_real.detach())
-        sums["train_error"] += float((logits[:len(yb)].argmax(1) != yb).float().mean())
+        sums["train_error"] += float((logits.argmax(1) != yb).float().mean())
         if not math.isfinite(value) and bad is None:
             bad = value
             if not info.distributed:  # alone: stop now (under DDP every rank ends the epoch)
