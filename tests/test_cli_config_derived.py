@@ -1,4 +1,4 @@
-"""The options of ``train``, ``compare`` and ``audit`` are their config dataclasses' fields:
+"""The options of ``train``, ``compare``, ``audit`` and ``tying`` are their config dataclasses' fields:
 every field not explicitly left out has an option whose help is the field's comment, and the
 options' defaults give the dataclass's defaults (so ``--help`` cannot drift)."""
 
@@ -17,11 +17,13 @@ from shadownets.audit import AuditConfig
 from shadownets.cli import app
 from shadownets.cli._config_options import field_help
 from shadownets.train import CompareConfig, TrainConfig
+from shadownets.tying import TyingConfig
 
 #: Fields with no option of their own, written out here (not read from the CLI modules):
 #: compare sets ``base`` from its TrainConfig options and --base, ``grids`` from --grid.
 EXCLUDED = {("train", TrainConfig): set(), ("audit", AuditConfig): set(),
-            ("compare", CompareConfig): {"base", "grids"}}
+            ("compare", CompareConfig): {"base", "grids"},
+            ("tying", TyingConfig): {"data", "hidden"}}  # tying: required options
 #: compare's own options of its runs' TrainConfig (the other fields go in --base).
 COMPARE_TRAIN = {"model", "model_kwargs", "epochs", "steps_per_epoch", "batch_size",
                  "optimizer", "lr"}

@@ -1,19 +1,23 @@
 """CLI command ``shadownets tying``: does an untied denoising autoencoder learn D ≈ c·Eᵀ?
 
-Thin: parse options into a :class:`~shadownets.tying.TyingConfig` (the options' defaults are
-its fields'), one :func:`shadownets.tying.run_tying` call, write the tables (CSV, atomically),
+Thin: parse options into a :class:`~shadownets.tying.TyingConfig` (one option per field, its
+type, default and help taken from the field by
+:func:`shadownets.cli._config_options.config_options`; ``--data`` and ``--hidden`` required),
+one :func:`shadownets.tying.run_tying` call, write the tables (CSV, atomically),
 a JSON record and the figures into ``--out`` (claimed first with
 :func:`shadownets.rundir.claim`), print the headline table.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
 import typer
 
 from shadownets.cli._common import handle_errors, print_json, print_table, step_progress
+from shadownets.cli._config_options import config_options
 from shadownets.tying.config import TyingConfig
 
 __all__ = ["register", "tying_command", "SHOWN_COLUMNS"]
@@ -24,38 +28,19 @@ SHOWN_COLUMNS = ("model", "layer", "n_seeds", "median_cosine", "median_cosine_lo
                  "random_w_median", "gain_over_alpha", "oracle_over_alpha", "reconstruction",
                  "denoising")
 
-_D = TyingConfig()  # the options' defaults
+#: The fields required on this command line (their TyingConfig defaults are the API's).
+_DATA_HELP = ("model (the one-layer generative model, W known), model:n=N,m=M,k=K,rho=RHO, or "
+              "a data set: digits, fashion-mnist, mnist, cifar10, synthetic, folder:PATH.")
+#: What a field means on this command line beyond its TyingConfig comment.
+_NOTES = {"noise": "dropout:RHO is rescaled by 1/RHO."}
 
 
 @handle_errors
+@config_options(TyingConfig, exclude=("data", "hidden"), notes=_NOTES)
 def tying_command(
-    data: str = typer.Option(..., "--data", help="model (the one-layer generative model, "
-                             "W known), model:n=N,m=M,k=K,rho=RHO, or a data set: digits, "
-                             "fashion-mnist, mnist, cifar10, synthetic, folder:PATH."),
+    data: str = typer.Option(..., "--data", help=_DATA_HELP),
     hidden: int = typer.Option(..., "--hidden", help="Hidden units M of every layer."),
-    depth: int = typer.Option(_D.depth, "--depth", help="1, or 2 (a stack trained end to "
-                              "end)."),
-    noise: str = typer.Option(_D.noise, "--noise", help="Input corruption: dropout:RHO (keep "
-                              "probability, rescaled by 1/RHO), gaussian:SIGMA or none."),
-    l2: float = typer.Option(_D.l2, "--l2", help="λ of the weight penalty λ(‖E‖² + ‖D‖²)."),
-    epochs: int = typer.Option(_D.epochs, "--epochs", help="Passes over the training data."),
-    seeds: int = typer.Option(_D.seeds, "--seeds", help="Number of training seeds (--seed, "
-                              "--seed + 1, ...)."),
-    seed: int = typer.Option(_D.seed, "--seed", help="First seed (model data: the generative "
-                             "net of seed s is drawn from s)."),
-    lr: float = typer.Option(_D.lr, "--lr", help="Adam learning rate."),
-    batch_size: int = typer.Option(_D.batch_size, "--batch-size", help="Samples per step."),
-    n_train: int = typer.Option(_D.n_train, "--n-train", help="Training samples (a data set "
-                                "gives at most its train split)."),
-    n_test: int = typer.Option(_D.n_test, "--n-test", help="Held-out samples."),
-    record_every: int = typer.Option(_D.record_every, "--record-every", help="Epochs between "
-                                     "alignment recordings."),
-    tied: bool = typer.Option(_D.tied, "--tied/--no-tied", help="Also train the tied "
-                              "autoencoder (D = Eᵀ) for the error comparison."),
-    control: bool = typer.Option(_D.control, "--control/--no-control", help="Also train the "
-                                 "linear ℓ2 autoencoder (positive control: cosine → 1)."),
-    control_l2: float = typer.Option(_D.control_l2, "--control-l2", help="λ of the linear "
-                                     "control."),
+    config: TyingConfig = None,  # the other TyingConfig options (--noise, --epochs, ...)
     data_dir: Path = typer.Option(None, "--data-dir", help="Data-set cache folder."),
     out: Path = typer.Option(..., "--out", help="Output folder."),
     figures: bool = typer.Option(True, "--figures/--no-figures", help="Write PNG figures."),
@@ -73,10 +58,7 @@ def tying_command(
     from shadownets.tying import parse_tying_data, run_tying
     from shadownets.tying.plots import tying_figures
 
-    config = TyingConfig(data=data, hidden=hidden, depth=depth, noise=noise, l2=l2,
-                         epochs=epochs, seeds=seeds, seed=seed, lr=lr, batch_size=batch_size,
-                         n_train=n_train, n_test=n_test, record_every=record_every, tied=tied,
-                         control=control, control_l2=control_l2)
+    config = dataclasses.replace(config, data=data, hidden=hidden)
     parse_tying_data(data)  # a bad spec is refused before the folder is claimed
     settings = {"tying": config, "data_dir": str(data_dir) if data_dir else None,
                 "figures": figures}
@@ -101,8 +83,9 @@ def tying_command(
         print_json(record)
         return
     print_table(headline[list(SHOWN_COLUMNS)].to_dict(orient="records"),
-                title=f"weight tying on {headline['data'].iloc[0]}: M={hidden}, depth {depth}, "
-                      f"noise {result.info['noise']}, {epochs} epochs, {seeds} seeds")
+                title=f"weight tying on {headline['data'].iloc[0]}: M={hidden}, "
+                      f"depth {config.depth}, noise {result.info['noise']}, "
+                      f"{config.epochs} epochs, {config.seeds} seeds")
     typer.echo("median_cosine: median over live units of cos(D[:, i], E[i, :]), mean over "
                f"seeds with its {config.level:.0%} t interval; null_median: the same for random "
                f"pairs; errors: held-out fraction of variance unexplained; wall time "
