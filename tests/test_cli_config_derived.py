@@ -1,6 +1,7 @@
-"""The options of ``train``, ``compare``, ``audit`` and ``tying`` are their config dataclasses' fields:
-every field not explicitly left out has an option whose help is the field's comment, and the
-options' defaults give the dataclass's defaults (so ``--help`` cannot drift)."""
+"""The options of ``train``, ``compare``, ``audit`` and ``tying`` are their config
+dataclasses' fields: every field not explicitly left out has an option whose help is the
+field's comment, and the options' defaults give the dataclass's defaults (so ``--help``
+cannot drift)."""
 
 from __future__ import annotations
 
