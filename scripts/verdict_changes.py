@@ -30,9 +30,11 @@ WHY = {
               "decided at the degrees the claim speaks for (d·k/m ≥ 2)",
     "baselines": "speed alone became the error–time plane: speed ratio and error at matched time",
     "identities": "|z| < 4 per check became equivalence within ±2% (TOST), Holm across checks",
-    "audit": "an interval that merely met the band counted as random-like; now only an interval "
-             "inside it does, the interval no longer counts input noise twice, BatchNorm nulls "
-             "are re-normalised, Holm per net, and a twin decided non-random voids the run",
+    "audit": "an interval that merely met the band counted as random-like; now random-like "
+             "needs the confidence interval of the ratio to the typical null net inside the "
+             "band and worse/better the prediction interval outside it, the interval no longer "
+             "counts input noise twice, BatchNorm nulls are re-normalised, Holm per net, and a "
+             "twin decided non-random voids the run",
     "shadows": "'≥ 50% of 12 pairs' became paired per-input tests of the cosine difference "
                "against ±0.02 with Holm",
     "training": "'tie' for any interval straddling 0 became equivalence within ±1 point, "
@@ -40,14 +42,19 @@ WHY = {
 }
 
 
-def main() -> None:
+def table() -> pd.DataFrame:
+    """The table as the committed files give it."""
     before = {v["name"]: v["verdict"] for v in json.loads(
         (ROOT / "docs/results/verdicts_before_issue9.json").read_text(encoding="utf-8"))}
     after = {v["name"]: v["verdict"] for v in json.loads(
         (ROOT / "docs/report/verdicts.json").read_text(encoding="utf-8"))}
     rows = [{"part": name, "before": before.get(name, ""), "after": after.get(name, ""),
              "why the rule changed": WHY[name]} for name in WHY]
-    path = save_dataframe_csv(ROOT / "docs/results/verdict_changes.csv", pd.DataFrame(rows))
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    path = save_dataframe_csv(ROOT / "docs/results/verdict_changes.csv", table())
     print(f"wrote {path.relative_to(ROOT)}")
 
 

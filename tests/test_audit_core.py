@@ -113,14 +113,17 @@ def test_schema_and_column_order(digits):
     settings, metrics, kinds = ("one", "one_theory", "input"), ("rel_err", "cos", "f1"), 2
     n_rev = len(settings) * len(metrics) * 3 * (1 + kinds)
     ratio_start = 13 + n_rev
-    assert cols[ratio_start:ratio_start + 3] == ["ratio_one_gaussian", "ratio_one_gaussian_lo",
-                                                 "ratio_one_gaussian_hi"]
+    assert cols[ratio_start:ratio_start + 5] == ["ratio_one_gaussian", "ratio_one_gaussian_lo",
+                                                 "ratio_one_gaussian_hi",
+                                                 "ratio_one_gaussian_ci_lo",
+                                                 "ratio_one_gaussian_ci_hi"]
     per_kind = ["log_ratio_{}", "log_ratio_se_{}", "log_ratio_df_{}", "p_inside_{}",
                 "p_above_{}", "p_below_{}", "verdict_{}"]
     verdict_cols = [c.format(k) for k in ("gaussian", "shuffle") for c in per_kind]
-    verdict_cols += ["verdict", "random_like", "to_decide", "inputs_to_decide"]
-    assert cols[ratio_start + 18:ratio_start + 36] == verdict_cols
-    assert cols[ratio_start + 36:] == [
+    verdict_cols += ["verdict", "random_like", "to_decide", "inputs_to_decide",
+                     "input_var_gaussian", "input_var_shuffle"]
+    assert cols[ratio_start + 30:ratio_start + 50] == verdict_cols
+    assert cols[ratio_start + 50:] == [
         "excess_kurtosis", "normal_ks", "mp_ks", "mp_ks_gaussian", "spectrum_exact",
         "top_singular_value", "mp_top_singular_value", "incoherence", "incoherence_gaussian",
         "incoherence_exact", "row_norm_cv", "rip_delta", "rip_delta_gaussian", "rip_k"]
@@ -160,3 +163,64 @@ def test_errors(digits):
         audit(net, digits, config={})
     with pytest.raises(ValueError, match="model has no auditable layer"):
         audit(nn.Sequential(nn.Linear(64, 3)), digits, config=FAST)
+
+
+def _user_cnn(seed: int) -> nn.Sequential:
+    """A user's CNN for 8x8 digits, as one would write it (not from the zoo)."""
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Unflatten(1, (1, 8, 8)), nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(),
+                         nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(64 * 16, 256), nn.ReLU(), nn.Linear(256, 10))
+
+
+def _trained_user_cnn(digits: torch.Tensor) -> nn.Sequential:
+    net = _user_cnn(0)
+    y = torch.tensor(load_digits().target)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(4):
+        for idx in torch.randperm(len(y), generator=g).split(64):
+            opt.zero_grad()
+            nn.functional.cross_entropy(net(digits[idx]), y[idx]).backward()
+            opt.step()
+    with torch.no_grad():
+        acc = (net(digits).argmax(1) == y).float().mean().item()
+    assert acc > 0.95  # it is a trained net
+    return net.eval()
+
+
+def test_trained_cnn_with_wide_intervals_is_undetermined_and_its_twin_random_like(digits):
+    """The issue's acceptance case: a trained CNN from outside the zoo audited with few null
+    nets and inputs has intervals that meet the band but are far wider than it: undetermined,
+    never random-like. Its random-init twin, audited with the default inputs and null nets,
+    is shown random-like on most layers (the first conv, 9 weights a filter, spreads too much
+    from one null draw to the next: undetermined, never a false alarm)."""
+    few = AuditConfig(n_inputs=48, n_null=3, bootstrap=0, weight_stats=False, n_examples=0,
+                      to_input=False)
+    table = audit(_trained_user_cnn(digits), digits, config=few)
+    assert (table["verdict"] == "undetermined").all()
+    lo, hi = table["ratio_one_gaussian_lo"], table["ratio_one_gaussian_hi"]
+    wide = (lo < 1.5) & (hi > 1 / 1.5) & (hi / lo > 1.5 ** 2)  # meet the band, wider than it
+    assert wide.sum() >= 2
+
+    default = AuditConfig(weight_stats=False, n_examples=0)
+    twin = audit(_user_cnn(0), digits, config=default)
+    assert (twin["verdict"] == "random-like").sum() >= 2 and len(twin) == 3
+    assert not twin["verdict"].isin(["worse than random", "better than random"]).any()
+    inside = (twin["ratio_one_gaussian_ci_lo"] > 1 / 1.5) & (twin["ratio_one_gaussian_ci_hi"] < 1.5)
+    assert inside[twin["verdict"] == "random-like"].all()
+
+
+def test_row_scaled_net_audits_as_worse_than_random(digits):
+    """Rows of very different norms (log-normal, σ = 1.5): W·Wᵀ is far from a multiple of the
+    identity, so the transpose generates inputs from which each unit comes back scaled by its
+    own squared norm. Gaussian and shuffled nulls spread the scale over all entries: the
+    trained layer is shown worse than random against both."""
+    net = _mlp(1)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for m in (net[0], net[2]):
+            m.weight.mul_(torch.exp(1.5 * torch.randn(m.out_features, 1, generator=g)))
+    table = audit(net, digits, config=FAST)
+    assert (table["verdict"] == "worse than random").all()
+    assert (table["ratio_one_gaussian_lo"] > 1.5).all()

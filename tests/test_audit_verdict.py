@@ -50,8 +50,8 @@ def test_holm_is_across_layers_and_kinds():
     rows = decide_family(ests, factor=F, significance=A)
     raw = []
     for e in ests:
-        for k in ("g", "s"):
-            se, m, d = e[k].se, e[k].mean, sps.t(e[k].df)
+        for k in ("g", "s"):  # inside: the confidence se s/sqrt(n) = se_pred/sqrt(n + 1)
+            se, m, d = e[k].se / math.sqrt(e[k].n + 1), e[k].mean, sps.t(e[k].df)
             raw.append(max(d.sf((m + math.log(F)) / se), d.cdf((m - math.log(F)) / se)))
     expected = holm(raw)
     got = [rows[f"p_inside_{k}"][i] for i in range(2) for k in ("g", "s")]
@@ -73,28 +73,49 @@ def test_combine_rule():
 
 
 def test_n_null_to_decide_is_the_smallest_that_fits():
-    est = _est(1.05, 0.8, 1.38)  # spread s known; margin log 1.5 − log 1.05
+    # towards random-like (|log r| < log f): the confidence half-width t * s / sqrt(n)
+    est = _est(1.05, 0.5, 2.2)
     n = n_null_to_decide(est, F, A, family=4)
     margin = math.log(F) - math.log(1.05)
 
-    def half(k):
-        return sps.t.ppf(1 - A / 4, k - 1) * est.sd * math.sqrt(1 + 1 / k)
+    def half(k, scale):
+        return sps.t.ppf(1 - A / 4, k - 1) * est.sd * scale(k)
 
-    assert np.isfinite(n) and half(int(n)) < margin <= half(int(n) - 1)
-    wide = _est(1.3, 0.2, 8.0)  # the null nets spread more than the band: no n decides
+    def ci(k):
+        return 1 / math.sqrt(k)
+
+    assert np.isfinite(n) and half(int(n), ci) < margin <= half(int(n) - 1, ci)
+    # towards worse (|log r| > log f): the prediction half-width t * s * sqrt(1 + 1/n)
+    out = _est(2.5, 1.6, 3.9)
+    n_out = n_null_to_decide(out, F, A, family=4)
+    m_out = math.log(2.5) - math.log(F)
+
+    def pred(k):
+        return sps.t.ppf(1 - A / 4, k - 1) * out.sd * math.sqrt(1 + 1 / k)
+
+    assert np.isfinite(n_out) and pred(int(n_out)) < m_out <= pred(int(n_out) - 1)
+    wide = _est(2.0, 0.2, 20.0)  # the null nets spread more than the margin: no n decides
     assert n_null_to_decide(wide, F, A) == math.inf
+    # inside the band any spread is decided by enough null nets (the mean gets known)
+    assert np.isfinite(n_null_to_decide(_est(1.3, 0.2, 8.0), F, A))
     assert math.isnan(n_null_to_decide(Estimate(0.1, math.nan, math.nan, 1, math.nan), F, A))
 
 
 def test_n_inputs_to_decide():
-    est = Estimate(math.log(1.1), 0.3, 4.0, 5, 0.3)
     z = sps.norm.ppf(1 - A)
-    d = math.log(F) - math.log(1.1)
-    # all of the spread is input noise: N' = N s² / (d/z)²
+    # towards worse: all of the spread is input noise: N' = N s² / (d/z)²
+    est = Estimate(math.log(2.2), 0.3, 4.0, 5, 0.3)
+    d = math.log(2.2) - math.log(F)
     n = n_inputs_to_decide(est, 0.09, 100, F, A)
     assert n == pytest.approx(math.ceil(100 * 0.09 / (d / z) ** 2))
     # all of it is net-to-net spread wider than the margin: no amount of data decides
     assert n_inputs_to_decide(est, 0.0, 100, F, A) == math.inf
+    # towards random-like with the n = 5 null nets used: N' = N s² / (n (d/z)²)
+    near = Estimate(math.log(1.1), 0.9, 4.0, 5, 0.9)
+    d = math.log(F) - math.log(1.1)
+    assert n_inputs_to_decide(near, 0.81, 100, F, A) == pytest.approx(
+        math.ceil(100 * 0.81 / (5 * (d / z) ** 2)))
+    assert n_inputs_to_decide(near, 0.0, 100, F, A) == math.inf
 
 
 def test_wide_intervals_from_crafted_per_input_errors_are_undetermined():

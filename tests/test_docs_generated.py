@@ -17,3 +17,18 @@ def test_committed_docs_are_generated_from_committed_files():
 def test_readme_has_generated_blocks():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "<!-- verdicts: docs/report -->" in text and "<!-- table: " in text
+
+
+def test_verdict_changes_table_is_what_its_script_writes():
+    """docs/results/verdict_changes.csv (README) is scripts/verdict_changes.py's output from
+    the committed reports, so its "after" column cannot drift from docs/report."""
+    import importlib.util
+
+    import pandas as pd
+
+    spec = importlib.util.spec_from_file_location("verdict_changes",
+                                                  ROOT / "scripts/verdict_changes.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    committed = pd.read_csv(ROOT / "docs/results/verdict_changes.csv", keep_default_na=False)
+    pd.testing.assert_frame_equal(committed, mod.table().astype(str), check_dtype=False)

@@ -21,12 +21,14 @@ class AuditConfig:
 
     The verdict rule (see :mod:`shadownets.audit.verdict`), on the reversibility setting
     ``verdict_on``: for each layer and null kind, the log of the ratio
-    ``r`` = trained mean rel-error / geometric mean of the null nets' mean rel-errors, with the
-    prediction standard error ``s·√(1 + 1/n_null)`` (``s`` the spread of the null nets' log
-    mean errors on the same inputs, ``t`` with ``n_null − 1`` degrees of freedom), is tested
-    against the band ``[−log factor, log factor]``: ``p_inside`` (TOST), ``p_above``,
-    ``p_below``. Each kind of p-value is adjusted by ``correction`` (Holm) across the family
-    *layers × null kinds of this one audit call*, and compared with ``significance``:
+    ``r`` = trained mean rel-error / geometric mean of the null nets' mean rel-errors (same
+    inputs; ``s`` the spread of the null nets' log mean errors, ``t`` with ``n_null − 1``
+    degrees of freedom) is tested against the band ``[−log factor, log factor]``:
+    ``p_inside`` (TOST) with the confidence standard error ``s/√n_null`` (the ratio to the
+    typical null net), ``p_above`` / ``p_below`` with the prediction standard error
+    ``s·√(1 + 1/n_null)`` (outside the null population, not just its mean). Each kind of
+    p-value is adjusted by ``correction`` (Holm) across the family *layers × null kinds of
+    this one audit call*, and compared with ``significance``:
 
     * **random-like** — shown inside the band ``[1/factor, factor]``;
     * **worse than random** — shown above ``factor``; **better than random** — shown below

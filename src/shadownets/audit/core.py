@@ -16,7 +16,10 @@ Column order of the table (one row per audited layer, bottom to top):
 3. ratios — for each setting and null kind: ``ratio_s_k``, ``ratio_s_k_lo``, ``ratio_s_k_hi``
    (trained mean rel-error / geometric mean of the null nets' mean rel-errors, with a
    ``level`` prediction interval for the trained net as one more null draw on the same
-   inputs — :func:`shadownets.audit.stats.ratio_estimate`; NaN bounds with one null net);
+   inputs — :func:`shadownets.audit.stats.ratio_estimate`; NaN bounds with one null net),
+   then ``ratio_s_k_ci_lo``, ``ratio_s_k_ci_hi`` (the ``level`` confidence interval of the
+   ratio to the typical null net — :func:`shadownets.audit.stats.typical_ratio_estimate`:
+   the one "random-like" is judged on);
 4. verdict, on setting ``verdict_on`` (rule in :class:`AuditConfig`, code in
    :mod:`shadownets.audit.verdict`) — for each null kind ``k``: ``log_ratio_k``,
    ``log_ratio_se_k``, ``log_ratio_df_k`` (the tested estimate), the Holm-adjusted
@@ -24,8 +27,9 @@ Column order of the table (one row per audited layer, bottom to top):
    (``"random-like"``, ``"worse than random"``, ``"better than random"`` or
    ``"undetermined"``), ``random_like`` (bool), ``to_decide`` (null nets per kind that would
    decide an undetermined layer if estimate and spread stayed as observed; inf: no number
-   would; NaN: decided, or unknown with one null net) and ``inputs_to_decide`` (inputs that
-   would, with many null nets, assuming only the input part of the spread shrinks);
+   would; NaN: decided, or unknown with one null net), ``inputs_to_decide`` (inputs that
+   would, assuming only the input part of the spread shrinks) and, for each null kind,
+   ``input_var_k`` (that input part, so the verdict can be decided again from the file);
 5. weight statistics (when ``weight_stats``) — ``excess_kurtosis``, ``normal_ks``, ``mp_ks``,
    ``mp_ks_gaussian``, ``spectrum_exact``, ``top_singular_value``, ``mp_top_singular_value``,
    ``incoherence``, ``incoherence_gaussian``, ``incoherence_exact``, ``row_norm_cv``,
@@ -61,6 +65,7 @@ from shadownets.audit.stats import (
     input_variance,
     ratio_estimate,
     ratio_interval,
+    typical_ratio_estimate,
 )
 from shadownets.audit.verdict import decide_family
 from shadownets.audit.weights import WeightStats, weight_stats
@@ -155,6 +160,8 @@ def _reversibility_columns(trained: SiteMeasurement, nulls: dict[str, list[SiteM
             d = null_stack(kind, s, "rel_err")
             est = ratio_estimate(a, d) if a is not None and d is not None else nan_est
             row |= _triple(f"ratio_{s}_{kind}", ratio_interval(est, cfg.level))
+            _, ci_lo, ci_hi = ratio_interval(typical_ratio_estimate(est), cfg.level)
+            row |= {f"ratio_{s}_{kind}_ci_lo": ci_lo, f"ratio_{s}_{kind}_ci_hi": ci_hi}
             if s == cfg.verdict_on:
                 estimates[kind] = est
                 input_var[kind] = input_variance(d) if d is not None else float("nan")

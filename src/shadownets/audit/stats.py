@@ -26,6 +26,7 @@ import torch
 from shadownets.stats import Estimate, interval
 
 __all__ = ["METRICS", "per_input_metrics", "bootstrap_mean", "ratio_estimate", "ratio_interval",
+           "typical_ratio_estimate",
            "input_variance"]
 
 #: Metric names, in column order.
@@ -177,6 +178,26 @@ def ratio_estimate(numer: np.ndarray, denom: np.ndarray) -> Estimate:
     return Estimate(mean, s * math.sqrt(1.0 + 1.0 / n), float(n - 1), n, s)
 
 
+def typical_ratio_estimate(est: Estimate) -> Estimate:
+    """The log ratio of :func:`ratio_estimate` read as an estimate of the ratio to the
+    **typical** null net, with a confidence (not prediction) standard error.
+
+    Here the trained net is held fixed and ``θ = log a − E_j[log d_j]`` is its log error
+    against the geometric mean of the null nets' population (given the inputs). Only the null
+    nets' mean is estimated, so ``se = s/√n`` (``= est.se/√(n + 1)``), ``t_{n−1}``. This is
+    the interval "random-like" must lie inside (:mod:`shadownets.audit.verdict`): it shrinks
+    with more null nets, whereas the prediction interval does not shrink below ``±t·s``.
+
+    Returns
+    -------
+    shadownets.stats.Estimate
+        The same ``mean``, ``df``, ``n`` and ``sd``; ``se`` = ``s/√n`` (NaN when ``est``'s is).
+    """
+    if not (np.isfinite(est.se) and est.n >= 1):
+        return est
+    return Estimate(est.mean, est.se / math.sqrt(est.n + 1.0), est.df, est.n, est.sd)
+
+
 def input_variance(denom: np.ndarray) -> float:
     """The input-sampling part of the null nets' spread ``s²`` in :func:`ratio_estimate`.
 
@@ -212,9 +233,10 @@ def input_variance(denom: np.ndarray) -> float:
 
 
 def ratio_interval(est: Estimate, level: float) -> tuple[float, float, float]:
-    """``(r, lo, hi)``: the ratio ``exp(est.mean)`` and its two-sided prediction interval at
-    ``level`` (``exp`` of :func:`shadownets.stats.interval`; NaN bounds when ``est`` has no
-    standard error)."""
+    """``(r, lo, hi)``: the ratio ``exp(est.mean)`` and its two-sided interval at ``level``
+    (``exp`` of :func:`shadownets.stats.interval`: a prediction interval for an estimate of
+    :func:`ratio_estimate`, a confidence interval for one of :func:`typical_ratio_estimate`;
+    NaN bounds when ``est`` has no standard error)."""
     lo, hi = interval(est, level)
     return float(np.exp(est.mean)), float(np.exp(lo)), float(np.exp(hi))
 

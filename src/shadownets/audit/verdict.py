@@ -1,15 +1,26 @@
 """The audit's verdicts: the log error ratio tested against the band ``[1/f, f]``, Holm-adjusted.
 
 One audit call is one family of tests: every audited layer × every null kind. For each cell the
-log ratio ``log r`` (an :class:`~shadownets.stats.Estimate` from
-:func:`shadownets.audit.stats.ratio_estimate`, prediction standard error, ``t_{n−1}``) is tested
-against the region ``[−log f, log f]`` with :func:`shadownets.stats.region_tests`:
-``p_inside`` (TOST), ``p_above``, ``p_below``. They are Holm-adjusted per type of conclusion
-across the family (:func:`shadownets.stats.decide_regions`): the ``p_inside`` of every cell,
-and the ``p_above`` and ``p_below`` of every cell together, so that the chance of calling any
-layer falsely random-like in one audit call is at most the significance, and so is the chance
-of calling any falsely worse or better than random; :func:`shadownets.stats.decide` turns them
-into
+log ratio ``log r = log a − mean_j log d_j`` (trained net's mean error ``a``, null net ``j``'s
+``d_j``, same inputs; :func:`shadownets.audit.stats.ratio_estimate`) is tested against the
+region ``[−log f, log f]`` with :func:`shadownets.stats.region_tests`, with two standard errors
+for two questions (``s`` the spread of the ``log d_j`` over the ``n`` null nets, ``t_{n−1}``):
+
+* ``p_inside`` (TOST) asks whether the trained net's error is within a factor ``f`` of the
+  **typical** null net's (geometric mean of the null population): the trained net is fixed,
+  only the null mean is estimated, ``se = s/√n``
+  (:func:`shadownets.audit.stats.typical_ratio_estimate`; it shrinks with more null nets);
+* ``p_above`` / ``p_below`` ask whether the trained net lies outside the null population by
+  more than the factor — beyond what one more null draw would give — with the **prediction**
+  ``se = s·√(1 + 1/n)``. A null net that happens to sit in the tail of a widely spread null
+  family is therefore not called worse or better than random.
+
+Both are tests at the stated level; the inside interval is the narrower, so a cell is never
+both inside and outside. They are Holm-adjusted per type of conclusion across the family
+(:func:`shadownets.stats.decide_regions`): the ``p_inside`` of every cell, and the ``p_above``
+and ``p_below`` of every cell together, so that the chance of calling any layer falsely
+random-like in one audit call is at most the significance, and so is the chance of calling any
+falsely worse or better than random; :func:`shadownets.stats.decide` turns them into
 
 * ``"random-like"`` — shown inside the band;
 * ``"worse than random"`` — shown above ``f`` (the trained net's error is larger);
@@ -21,7 +32,8 @@ kind; worse (better) if worse (better) against some kind and better (worse) agai
 undetermined otherwise.
 
 For an undetermined cell, :func:`n_null_to_decide` says how many null nets would decide it and
-:func:`n_inputs_to_decide` how many inputs, if the estimate and the spread stayed as observed.
+:func:`n_inputs_to_decide` how many inputs, if the estimate and the spread stayed as observed:
+towards "random-like" when ``|log r| < log f``, towards worse/better otherwise.
 """
 
 from __future__ import annotations
@@ -33,6 +45,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from shadownets.audit.stats import typical_ratio_estimate
 from shadownets.stats import Estimate, decide_regions, family_size, region_tests
 
 __all__ = ["AUDIT_VERDICTS", "CORRECTIONS", "combine", "decide_family", "n_inputs_to_decide",
@@ -73,50 +86,72 @@ def _quantile(significance: float, family: int) -> float:
     return 1.0 - significance / max(family, 1)
 
 
+def _spread(est: Estimate) -> float:
+    """The null nets' spread ``s`` (from ``se = s·√(1 + 1/n)`` when ``sd`` was not kept)."""
+    if np.isfinite(est.sd):
+        return float(est.sd)
+    if np.isfinite(est.se) and est.n >= 1:
+        return float(est.se / math.sqrt(1.0 + 1.0 / est.n))
+    return math.nan
+
+
+def _towards_inside(est: Estimate, factor: float) -> bool:
+    """Whether an undecided cell could be decided random-like (``|log r| < log f``)."""
+    return abs(est.mean) < math.log(factor)
+
+
 def n_null_to_decide(est: Estimate, factor: float, significance: float,
                      family: int = 1) -> float:
-    """Smallest number of null nets ``n`` for which the interval half-width
-    ``t_{n−1, 1−α/m} · s · √(1 + 1/n)`` fits inside the margin between ``log r`` and the
-    nearest edge of the band (``s`` the observed spread ``est.sd``, ``m`` = ``family``).
+    """Smallest number of null nets ``n`` whose interval fits inside the margin between
+    ``log r`` and the nearest edge of the band, the spread ``s`` staying as observed
+    (``m`` = ``family``): towards random-like (``|log r| < log f``) the confidence half-width
+    ``t_{n−1, 1−α/m} · s/√n``; towards worse/better the prediction half-width
+    ``t_{n−1, 1−α/m} · s · √(1 + 1/n)``.
 
     Returns
     -------
     float
         ``n`` (as a float); ``inf`` when no number of null nets up to 10 000 suffices (the
-        spread itself is too wide: then only more inputs can help, see
-        :func:`n_inputs_to_decide`); NaN when the spread is unknown (fewer than two null nets).
+        spread itself is too wide for a worse/better call: then only more inputs can help,
+        see :func:`n_inputs_to_decide`); NaN when the spread is unknown (fewer than two null
+        nets).
     """
-    if not (np.isfinite(est.mean) and np.isfinite(est.sd)):
+    s = _spread(est)
+    if not (np.isfinite(est.mean) and np.isfinite(s)):
         return math.nan
     margin = _margin(est, factor)
     n = np.arange(2, _N_MAX + 1)
-    half = sps.t.ppf(_quantile(significance, family), n - 1) * est.sd * np.sqrt(1 + 1 / n)
+    scale = 1 / np.sqrt(n) if _towards_inside(est, factor) else np.sqrt(1 + 1 / n)
+    half = sps.t.ppf(_quantile(significance, family), n - 1) * s * scale
     ok = np.flatnonzero(half < margin)
     return float(n[ok[0]]) if ok.size else math.inf
 
 
 def n_inputs_to_decide(est: Estimate, input_var: float, n_inputs: int, factor: float,
                        significance: float, family: int = 1) -> float:
-    """Inputs needed to decide with many null nets, from the split of the spread.
+    """Inputs needed to decide, from the split of the spread.
 
     The observed spread ``s²`` of the null nets' log mean errors is split into an input part
     ``v = input_var`` (the delta-method variance ``Var_i(d_ji) / (N · mean(d_j)²)`` of each
     net's log mean over ``N = n_inputs`` inputs, averaged over nets) and a net-to-net part
     ``τ² = max(s² − v, 0)``. **Assumption:** only ``v`` shrinks with more inputs, like ``1/N``.
-    With many null nets (normal quantile ``z`` at ``1 − α/m``, ``1 + 1/n → 1``) the interval
-    fits inside the margin ``d`` once ``z² (τ² + v N / N') < d²``.
+    With normal quantile ``z`` at ``1 − α/m`` the interval fits inside the margin ``d`` once
+    ``z² (τ² + v N / N') < d²·c``: towards worse/better with many null nets (``c = 1``),
+    towards random-like with the ``n`` null nets used (``c = n``: the confidence interval).
 
     Returns
     -------
     float
-        The smallest such ``N'``; ``inf`` when ``z τ ≥ d`` (the null nets themselves spread
+        The smallest such ``N'``; ``inf`` when ``z τ ≥ d·√c`` (the null nets themselves spread
         wider than the margin: no amount of data decides this cell at this band); NaN when the
         spread is unknown.
     """
-    if not (np.isfinite(est.mean) and np.isfinite(est.sd) and np.isfinite(input_var)):
+    s = _spread(est)
+    if not (np.isfinite(est.mean) and np.isfinite(s) and np.isfinite(input_var)):
         return math.nan
     z = float(sps.norm.ppf(_quantile(significance, family)))
-    room = (_margin(est, factor) / z) ** 2 - max(est.sd ** 2 - input_var, 0.0)
+    c = float(est.n) if _towards_inside(est, factor) else 1.0
+    room = c * (_margin(est, factor) / z) ** 2 - max(s ** 2 - input_var, 0.0)
     if room <= 0:
         return math.inf
     return float(math.ceil(n_inputs * input_var / room)) if input_var > 0 else float(n_inputs)
@@ -131,7 +166,8 @@ def decide_family(estimates: Sequence[Mapping[str, Estimate]], *, factor: float,
     Parameters
     ----------
     estimates : sequence of mappings, length n_layers
-        ``estimates[i][kind]``: layer ``i``'s log ratio against null kind ``kind`` (every
+        ``estimates[i][kind]``: layer ``i``'s log ratio against null kind ``kind``, with the
+        prediction standard error of :func:`shadownets.audit.stats.ratio_estimate` (every
         layer has the same kinds, in the same order).
     factor : float
         The band ``[1/factor, factor]`` of the ratio (``[−log f, log f]`` of the log ratio).
@@ -153,14 +189,18 @@ def decide_family(estimates: Sequence[Mapping[str, Estimate]], *, factor: float,
         ``verdict_k``; then ``verdict``, ``random_like`` (bool), ``to_decide`` (null nets
         per kind that would decide the layer's undetermined kinds, the largest over them; NaN
         when decided or unknown, inf when no number does) and ``inputs_to_decide`` (inputs
-        that would, with many null nets; same conventions).
+        that would; same conventions) and, with ``input_var``, ``input_var_k`` per kind.
     """
     if correction not in CORRECTIONS:
         raise ValueError(f"correction must be one of {list(CORRECTIONS)}, got {correction!r}")
     kinds = list(estimates[0]) if estimates else []
     cells = [(i, k) for i in range(len(estimates)) for k in kinds]
     log_f = math.log(factor)
-    tests = [region_tests(estimates[i][k], -log_f, log_f) for i, k in cells]
+    tests = []
+    for i, k in cells:  # inside: the typical null net (confidence); outside: prediction
+        outside = region_tests(estimates[i][k], -log_f, log_f)
+        inside = region_tests(typical_ratio_estimate(estimates[i][k]), -log_f, log_f)
+        tests.append(outside | {"p_inside": inside["p_inside"]})
     # Holm per type of conclusion over every (layer, kind) cell: random-like (p_inside), and
     # worse/better (p_above and p_below together); each type's false-call rate <= significance
     decisions, adj = decide_regions(tests, significance, correction)
@@ -186,6 +226,8 @@ def decide_family(estimates: Sequence[Mapping[str, Estimate]], *, factor: float,
         undecided = row["verdict"] == "undetermined"
         row["to_decide"] = _worst(need_null[i]) if undecided else math.nan
         row["inputs_to_decide"] = _worst(need_in[i]) if undecided else math.nan
+        if input_var is not None:
+            row |= {f"input_var_{k}": float(input_var[i][k]) for k in kinds}
     return pd.DataFrame.from_records(rows)
 
 

@@ -21,6 +21,7 @@ __all__ = ["register", "audit_command", "SUMMARY_COLUMNS"]
 
 #: Columns printed on the terminal (all of them go to the files).
 SUMMARY_COLUMNS = ("layer", "kind", "active_frac", "rel_err_one", "ratio_one_gaussian",
+                   "ratio_one_gaussian_ci_lo", "ratio_one_gaussian_ci_hi",
                    "ratio_one_gaussian_lo", "ratio_one_gaussian_hi", "ratio_one_shuffle",
                    "verdict_gaussian", "verdict_shuffle", "verdict", "to_decide", "mp_ks")
 
@@ -104,10 +105,11 @@ def audit_command(
                 written.append(save_figure(out / f"{stem}.png", fig))
         cols = [c for c in SUMMARY_COLUMNS if c in table.columns]
         print_table(table[cols].to_dict(orient="records"), title=f"audit of {model} on {data}")
-        typer.echo(f"verdict: ratio's {config.level:.0%} prediction interval tested against "
-                   f"[1/{config.factor}, {config.factor}], Holm across layers x null kinds at "
-                   f"{config.significance}; to_decide: null nets per kind that would decide "
-                   "(inf: none would)")
+        typer.echo(f"verdict: the ratio tested against [1/{config.factor}, {config.factor}] "
+                   f"(random-like: its confidence interval to the typical null net, ci_lo/ci_hi;"
+                   f" worse/better: its prediction interval, lo/hi; {config.level:.0%} shown), "
+                   f"Holm across layers x null kinds at {config.significance}; to_decide: null "
+                   "nets per kind that would decide (inf: none would)")
         run.finish(files=[p.name for p in written])
     typer.echo("wrote " + ", ".join(str(p) for p in written))
 

@@ -186,6 +186,9 @@ class Part:
     needs: tuple[str, ...] = ()  # parts whose files this one reads
     order: int = 0  # position in the report
     on_request: bool = False  # run only when named (--part NAME), never by default
+    # files derived from the part's measurements by its rule (e.g. per-row verdict columns),
+    # as the current rule writes them: {path: text}; re-judging rewrites them
+    refresh: Callable[[Path, Any], dict[Path, str]] | None = None
 
 
 PARTS: dict[str, Part] = {}
@@ -199,7 +202,8 @@ def default_parts() -> list[str]:
 
 def register_part(name: str, title: str, *, order: int, claim: str, rule: Any,
                   judge: Callable[[Path, Any], Judgement], needs: tuple[str, ...] = (),
-                  on_request: bool = False):
+                  on_request: bool = False,
+                  refresh: Callable[[Path, Any], dict[Path, str]] | None = None):
     """Decorator adding ``run(ctx) -> PartOutput`` to :data:`PARTS` with its rule and judge,
     kept sorted by ``order`` (the report's section order). An ``on_request`` part runs only
     when named (``--part NAME``): a report without it is not partial."""
@@ -209,7 +213,8 @@ def register_part(name: str, title: str, *, order: int, claim: str, rule: Any,
     def decorator(fn: Callable[[Context], PartOutput]) -> Callable[[Context], PartOutput]:
         if name in PARTS:
             raise ValueError(f"report part {name!r} is already registered")
-        PARTS[name] = Part(name, title, claim, fn, judge, rule, needs, order, on_request)
+        PARTS[name] = Part(name, title, claim, fn, judge, rule, needs, order, on_request,
+                           refresh)
         ordered = sorted(PARTS.values(), key=lambda p: p.order)
         PARTS.clear()
         PARTS.update((p.name, p) for p in ordered)

@@ -195,8 +195,9 @@ def reproduce(
 def rejudged(out: str | Path) -> dict[Path, str]:
     """Each part's ``result.json`` in a finished report folder with its verdict, evidence,
     numbers, flip and rule re-derived by the part's current judge and rule from the part's
-    files: ``{path: json text}`` (the committed report is checked against these, so a verdict
-    always says what the current rule says on the committed data)."""
+    files, and the files its ``refresh`` derives by the rule: ``{path: text}`` (the committed
+    report is checked against these, so a verdict always says what the current rule says on
+    the committed data)."""
     import dataclasses
 
     out = Path(out)
@@ -205,6 +206,8 @@ def rejudged(out: str | Path) -> dict[Path, str]:
         r = load_result(out / name)
         if r is None:
             continue
+        if part.refresh is not None:
+            texts.update(part.refresh(out / name, part.rule))
         j = part.judge(out / name, part.rule)
         r = dataclasses.replace(r, verdict=j.verdict, evidence=j.evidence, numbers=j.numbers,
                                 flip=j.flip, rule=rule_dict(part.rule),

@@ -37,6 +37,7 @@ from shadownets.report.base import (
 )
 from shadownets.report.parts.audit import SUMMARY_COLUMNS as _AUDIT_COLUMNS
 from shadownets.report.parts.audit import _redecide
+from shadownets.report.parts.audit import refresh as _refresh_summary
 from shadownets.report.plots import plot_audit_ratios, plot_shadow_rows
 
 __all__ = ["AlexNetRule", "RULE", "judge", "SUMMARY_COLUMNS", "ALEXNET_LAYERS", "Scale",
@@ -361,7 +362,7 @@ def run_experiment(folder: Path, nets: Sequence[AuditedNet], x: torch.Tensor, *,
 
 @register_part(
     "alexnet", "The paper's experiment: AlexNet audited layer by layer, and its shadows",
-    order=100, rule=RULE, judge=judge, on_request=True,
+    order=100, rule=RULE, judge=judge, on_request=True, refresh=_refresh_summary,
     claim="AlexNet is random-like (the paper's experiment on a real-life net): each layer, run "
           "backwards and forwards again, recovers its hidden code about as well as random "
           "nets of the same architecture do; its shadows from conv1…conv5 and fc6/fc7 show "
@@ -410,8 +411,10 @@ def alexnet_part(ctx: Context) -> PartOutput:
                      "experiment; use --scale quick (224×224, 50 inputs, 5+5 null nets).")
     return PartOutput(
         tables=[{"title": "Audit per layer: error one layer down, ratio to Gaussian and "
-                          "shuffled null nets (95% prediction intervals), verdicts, what would "
-                          "decide", "path": "summary.csv"},
+                          "shuffled null nets (ci_lo/ci_hi: 95% confidence interval of the "
+                          "ratio to the typical null net, which random-like is judged on; "
+                          "lo/hi: 95% prediction interval, which worse/better than random is "
+                          "judged on), verdicts, what would decide", "path": "summary.csv"},
                 {"title": "Cosine of shadow and input per layer (all inputs)",
                  "path": "shadows.csv"}],
         figures=figures, notes=notes)

@@ -12,16 +12,18 @@ from shadownets.report.base import Context, Judgement, PartOutput, register_part
 from shadownets.report.nets import ensure_nets
 from shadownets.report.plots import plot_audit_ratios
 
-__all__ = ["AuditRule", "RULE", "judge", "SUMMARY_COLUMNS"]
+__all__ = ["AuditRule", "RULE", "judge", "refresh", "SUMMARY_COLUMNS"]
 
 #: Columns of ``summary.csv`` (the file :func:`judge` reads; ``audit.csv`` has them all).
 SUMMARY_COLUMNS = ["net", "state", "layer", "kind", "active_frac", "rel_err_one",
-                   "rel_err_one_gaussian", "ratio_one_gaussian", "ratio_one_gaussian_lo",
-                   "ratio_one_gaussian_hi", "ratio_one_shuffle", "ratio_one_shuffle_lo",
-                   "ratio_one_shuffle_hi", "verdict_gaussian", "verdict_shuffle", "verdict",
+                   "rel_err_one_gaussian",
+                   *[f"ratio_one_{k}{s}" for k in ("gaussian", "shuffle")
+                     for s in ("", "_ci_lo", "_ci_hi", "_lo", "_hi")],
+                   "verdict_gaussian", "verdict_shuffle", "verdict",
                    "to_decide", "inputs_to_decide", "mp_ks", "mp_ks_gaussian",
                    *[f"log_ratio{s}_{k}" for k in ("gaussian", "shuffle")
-                     for s in ("", "_se", "_df")], "n_null"]
+                     for s in ("", "_se", "_df")],
+                   *[f"input_var_{k}" for k in ("gaussian", "shuffle")], "n_null", "n_inputs"]
 _DECIDED = ("worse than random", "better than random")
 
 
@@ -59,7 +61,13 @@ RULE = AuditRule()
 
 def _redecide(df: pd.DataFrame, rule: AuditRule) -> pd.DataFrame:
     """Each layer's verdict decided again from its saved log-ratio estimates with the rule's
-    band and significance (one Holm family per net and state, as the audit does)."""
+    band and significance (one Holm family per net and state, as the audit does): the
+    ``verdict*``, ``p_*``, ``to_decide`` and ``inputs_to_decide`` columns, and the ratio's
+    confidence interval ``ratio_one_k_ci_lo/hi`` (``level`` 0.95) are re-derived; a file
+    without ``input_var_k`` / ``n_inputs`` gets NaN ``inputs_to_decide``."""
+    import math
+
+    from shadownets.audit.stats import ratio_interval, typical_ratio_estimate
     from shadownets.audit.verdict import decide_family
     from shadownets.stats import Estimate
 
@@ -67,14 +75,41 @@ def _redecide(df: pd.DataFrame, rule: AuditRule) -> pd.DataFrame:
     if not kinds or df.empty:
         return df
     out = df.copy()
+    has_var = all(f"input_var_{k}" in out.columns for k in kinds) and "n_inputs" in out.columns
     for _, idx in out.groupby(["net", "state"], sort=False).groups.items():
         rows = out.loc[idx]
         est = [{k: Estimate(float(r[f"log_ratio_{k}"]), float(r[f"log_ratio_se_{k}"]),
                             float(r[f"log_ratio_df_{k}"]), int(r["n_null"]), float("nan"))
                 for k in kinds} for _, r in rows.iterrows()]
-        fam = decide_family(est, factor=rule.factor, significance=rule.significance)
-        out.loc[idx, "verdict"] = fam["verdict"].to_numpy()
+        var = ([{k: float(r[f"input_var_{k}"]) for k in kinds} for _, r in rows.iterrows()]
+               if has_var else None)
+        n_in = int(rows["n_inputs"].iloc[0]) if has_var else None
+        fam = decide_family(est, factor=rule.factor, significance=rule.significance,
+                            input_var=var, n_inputs=n_in)
+        if not has_var:
+            fam["inputs_to_decide"] = math.nan
+        for col in fam.columns:
+            if col in out.columns:
+                out.loc[idx, col] = fam[col].to_numpy()
+        for k in kinds:
+            ci = [ratio_interval(typical_ratio_estimate(e[k]), 0.95) for e in est]
+            for j, side in ((1, "ci_lo"), (2, "ci_hi")):
+                col = f"ratio_one_{k}_{side}"
+                if col not in out.columns:
+                    at = (out.columns.get_loc(f"ratio_one_{k}") + j
+                          if f"ratio_one_{k}" in out.columns else len(out.columns))
+                    out.insert(at, col, math.nan)
+                out.loc[idx, col] = [c[j] for c in ci]
     return out
+
+
+def refresh(folder: Path, rule: AuditRule = RULE) -> dict[Path, str]:
+    """``folder/summary.csv`` as the current rule decides it (:func:`_redecide`), for the
+    committed report's tables to show the verdicts its ``result.json`` counts."""
+    path = Path(folder) / "summary.csv"
+    if not path.is_file():
+        return {}
+    return {path: _redecide(pd.read_csv(path), rule).to_csv(index=False)}
 
 
 def judge(folder: Path, rule: AuditRule = RULE) -> Judgement:
@@ -126,7 +161,7 @@ def judge(folder: Path, rule: AuditRule = RULE) -> Judgement:
 
 @register_part(
     "audit", "Random-like hypothesis: trained nets audited against random nulls", order=70,
-    rule=RULE, judge=judge, needs=(),
+    rule=RULE, judge=judge, refresh=refresh, needs=(),
     claim="Trained nets are random-like: run backwards (transposed weights) and forwards "
           "again, each layer recovers its hidden code about as well as random nets of the "
           "same architecture do (the paper tests this on AlexNet).")
@@ -153,8 +188,11 @@ def audit_part(ctx: Context) -> PartOutput:
     plot_audit_ratios(df, folder / "audit.png", factor=cfg.factor)
     return PartOutput(
         tables=[{"title": "Audit per layer: error one layer down, ratio to Gaussian and "
-                          "shuffled null nets (95% prediction intervals), verdicts, what "
-                          "would decide, Marchenko–Pastur KS distance", "path": "summary.csv"},
+                          "shuffled null nets (ci_lo/ci_hi: 95% confidence interval of the "
+                          "ratio to the typical null net, which random-like is judged on; "
+                          "lo/hi: 95% prediction interval, which worse/better than random is "
+                          "judged on), verdicts, what would decide, Marchenko–Pastur KS "
+                          "distance", "path": "summary.csv"},
                 {"title": "Nets (trained by the report)", "path": "../nets/nets.csv"}],
         figures=[{"title": "Error ratio against Gaussian null nets, per layer",
                   "path": "audit.png"}],
