@@ -213,7 +213,6 @@ def test_bad_settings_methods_and_labels(lenet):
 
 
 def test_learned_goes_through_invert_with_its_training_time_apart(digits):
-    pytest.importorskip("shadownets.invert.learned")
     x, y, scale, aux = digits
     torch.manual_seed(0)
     model = create_model("lenet", (1, 8, 8), 10)

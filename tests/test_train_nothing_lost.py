@@ -407,7 +407,8 @@ def test_compare_cli_prints_diverged_candidates(tmp_path):
                                  "--grid", '{"input-noise": [{"noise_std": 0.5}, {"lr": 1e12, '
                                  '"optimizer": "sgd"}]}'])
     assert result.exit_code == 0, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    lines = [line for line in result.stderr.splitlines()
+             if line.strip() and not line.startswith("[compare] ")]  # progress lines aside
     assert len(lines) == 1 and lines[0].startswith("warning: 1 candidate(s) diverged")
     assert json.loads(result.stdout)["diverged"][0]["candidate"] == 1
 

@@ -27,6 +27,8 @@ def reproduce(
                                 "required)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the report in --out."),
     list_parts: bool = typer.Option(False, "--list", help="List the parts and exit."),
+    jobs: int = typer.Option(1, "--jobs", help="Independent trainings at once, in local "
+                             "processes (the numbers do not change)."),
     weights: Path = typer.Option(None, "--weights", metavar="FILE",
                                  help="Trained AlexNet state dict for the part alexnet (e.g. "
                                       "torchvision's alexnet-owt-7be5be79.pth); default: "
@@ -60,7 +62,7 @@ def reproduce(
         typer.echo(f"[{verb}] {name}: {PARTS[name].title}", err=True)
 
     result = run(out, scale=chosen, seed=seed, parts=part or None, force=force, on_part=on_part,
-                 resume=resume, overwrite=overwrite, weights=weights)
+                 resume=resume, overwrite=overwrite, weights=weights, jobs=jobs, progress=True)
     for r in result.parts:
         typer.echo(f"{r.verdict:>13s}  {r.title}")
     typer.echo(f"report: {result.markdown}")

@@ -200,7 +200,7 @@ def compare_command(
                          "grid")
     config = dataclasses.replace(config, base=base_config.replace(**extra),
                                  grids={**DEFAULT_GRIDS, **user_grid})
-    result = compare(config, out_dir=out, resume=resume, overwrite=overwrite)
+    result = compare(config, out_dir=out, resume=resume, overwrite=overwrite, progress=True)
     _warn_diverged(result.summary)
     reference, margin, alpha, correction = (config.reference, config.margin, config.alpha,
                                             config.correction)

@@ -41,10 +41,14 @@ class Context:
     scale: str = "quick"  # "tiny" (CI), "quick" (demo, minutes) or "full"
     seed: int = 0  # base seed of every experiment
     weights: Path | None = None  # trained AlexNet state dict (part "alexnet"); None: random init
+    jobs: int = 1  # independent trainings at once (local processes); results do not change
+    progress: bool = False  # show runs done / total with an ETA on stderr
 
     def __post_init__(self) -> None:
         if self.scale not in SCALES:
             raise ValueError(f"scale must be one of {SCALES}, got {self.scale!r}")
+        if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:
+            raise ValueError(f"jobs must be an int >= 1, got {self.jobs!r}")
         if self.weights is not None:
             object.__setattr__(self, "weights", Path(self.weights))
 

@@ -75,10 +75,14 @@ def net_specs(ctx: Context) -> list[NetSpec]:
 
 def ensure_nets(ctx: Context) -> list[TrainedNet]:
     """Train (or reuse) every net of :func:`net_specs`; write ``OUT/nets/nets.csv``."""
+    from shadownets.progress import Progress
     from shadownets.train import TrainConfig, create_model, fit, load_run_model
 
     nets, rows = [], []
-    for spec in net_specs(ctx):
+    specs = net_specs(ctx)
+    bar = Progress(len(specs), label="nets", unit="nets trained", enabled=ctx.progress,
+                   every=0.0)
+    for spec in specs:
         folder = Path(ctx.out) / "nets" / spec.name
         data = load_dataset(spec.dataset, seed=ctx.seed)
         cfg = TrainConfig(dataset=spec.dataset, model=spec.model, n_labels=spec.n_labels,
@@ -95,5 +99,6 @@ def ensure_nets(ctx: Context) -> list[TrainedNet]:
                      "labels": spec.n_labels or len(data.y_train), "epochs": spec.epochs,
                      "test_error": error,
                      "command": spec.command(folder, ctx.seed)})
+        bar.advance()
     save_dataframe_csv(Path(ctx.out) / "nets" / "nets.csv", pd.DataFrame(rows))
     return nets

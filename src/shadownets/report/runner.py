@@ -85,9 +85,11 @@ def _missing(shown: Sequence[str], asked: Sequence[str]) -> list[str]:
 
 def _command(out: str | Path, scale: str, seed: int, parts: Sequence[str] | None,
              force: bool, resume: bool = False, overwrite: bool = False,
-             weights: str | Path | None = None) -> str:
+             weights: str | Path | None = None, jobs: int = 1) -> str:
     words = ["shadownets", "reproduce", "--scale", scale, "--seed", str(seed), "--out",
              shlex.quote(str(out))]
+    if jobs != 1:
+        words += ["--jobs", str(jobs)]
     if weights is not None:
         words += ["--weights", shlex.quote(str(weights))]
     for p in parts or ():
@@ -109,6 +111,8 @@ def reproduce(
     resume: bool = False,
     overwrite: bool = False,
     weights: str | Path | None = None,
+    jobs: int = 1,
+    progress: bool = False,
 ) -> ReportResult:
     """Run every part but the on-request ones (or ``parts`` and what they need) and write
     ``out/report.md`` and ``out/report.html``.
@@ -121,7 +125,9 @@ def reproduce(
     parts reused and the parts missing (a report with missing parts says so at its top; an
     on-request part counts as missing only when it was asked for and is not there).
     ``weights`` is a trained AlexNet state dict for the on-request part ``alexnet`` (None:
-    random init); a path that is not a file is refused before anything runs.
+    random init); a path that is not a file is refused before anything runs. ``jobs``: the
+    training comparison's independent runs at once (local processes; the numbers do not
+    change); ``progress``: runs done / total with an ETA on stderr.
 
     ``out`` is claimed first (:func:`shadownets.rundir.claim`, kind ``"report"``, settings scale,
     seed and, when given, the weights' path and sha256): a folder holding a report is continued
@@ -131,7 +137,8 @@ def reproduce(
     """
     from shadownets.rundir import claim
 
-    ctx = Context(Path(out), scale=scale, seed=seed, weights=weights)
+    ctx = Context(Path(out), scale=scale, seed=seed, weights=weights, jobs=jobs,
+                  progress=progress)
     names = _selected(parts)
     config = {"scale": scale, "seed": seed}
     record = weights_record(weights)
@@ -176,7 +183,7 @@ def reproduce(
     meta = {"scale": scale, "seed": seed, "environment": environment(), "code": version,
             "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "command": command if command is not None else _command(
-                out, scale, seed, parts, force, resume, overwrite, weights),
+                out, scale, seed, parts, force, resume, overwrite, weights, jobs),
             "parts_run": [r.name for r in results if r.name not in skipped],
             "parts_reused": [n for n in shown_names if n not in
                              {r.name for r in results if r.name not in skipped}],

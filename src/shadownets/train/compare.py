@@ -77,6 +77,7 @@ import pandas as pd
 
 from shadownets import rundir
 from shadownets.io import atomic_write_text, save_dataframe_csv, save_figure, save_json
+from shadownets.progress import Progress
 from shadownets.stats import (
     Estimate,
     holm,
@@ -88,6 +89,7 @@ from shadownets.stats import (
     t_estimate,
 )
 from shadownets.train.config import METHOD_FIELDS, METHODS, OPTIMIZER_FIELDS, TrainConfig
+from shadownets.train.executor import EXECUTORS, run_all
 
 __all__ = [
     "DEFAULT_GRIDS",
@@ -160,6 +162,10 @@ class CompareConfig:
     alpha: float = 0.05  # family-wise error rate of each family (best other; each other)
     correction: str = "holm"  # "holm" or "none"
     power: float = 0.8  # target power for seeds_needed
+    jobs: int = 1  # trainings run at once (local processes, or Ray tasks in flight)
+    executor: str = "local"  # where they run: "local" (this machine) or "ray" (a Ray cluster)
+    address: str | None = None  # Ray cluster address ("auto", "ray://head:10001"; none: local)
+    threads: int | None = None  # torch threads per training (none: the cores / jobs)
 
     def __post_init__(self) -> None:
         for name in ("datasets", "budgets", "methods", "seeds"):
@@ -197,6 +203,18 @@ class CompareConfig:
         if self.correction not in CORRECTIONS:
             raise ValueError(f"correction must be one of {', '.join(CORRECTIONS)}; got "
                              f"{self.correction!r}")
+        if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:
+            raise ValueError(f"jobs must be an int >= 1; got {self.jobs!r}")
+        if self.executor not in EXECUTORS:
+            raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}; got "
+                             f"{self.executor!r}")
+        if self.address is not None and self.executor != "ray":
+            raise ValueError(f"address is the Ray cluster's (executor 'ray'); got address "
+                             f"{self.address!r} with executor {self.executor!r}")
+        if self.threads is not None and (isinstance(self.threads, bool)
+                                         or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise ValueError(f"threads must be an int >= 1 (or none); got {self.threads!r}")
         for method in dict.fromkeys([*self.methods, *self.grids]):
             for params in self.candidates(method):  # validates every candidate config
                 self.base.replace(**params, method=method)
@@ -558,8 +576,15 @@ def _old_rows_file(path: Path) -> list[dict[str, Any]]:
 def compare(config: CompareConfig, *, out_dir: str | os.PathLike | None = None,
             resume: bool = False, overwrite: bool = False,
             splits: dict[str, Any] | None = None,
-            on_run: Callable[[dict[str, Any]], None] | None = None) -> CompareResult:
+            on_run: Callable[[dict[str, Any]], None] | None = None,
+            progress: bool = False) -> CompareResult:
     """Run the whole comparison grid and summarise it.
+
+    The trainings are independent; ``config.jobs``, ``config.executor`` (``"local"``
+    processes or ``"ray"``), ``config.address`` and ``config.threads`` say where they run
+    (:mod:`shadownets.train.executor`). The results do not depend on it: every run is seeded
+    by its config, rows are kept in grid order, and the same ``threads`` give the same
+    numbers as a serial run.
 
     Parameters
     ----------
@@ -580,7 +605,9 @@ def compare(config: CompareConfig, *, out_dir: str | os.PathLike | None = None,
     splits : dict of str to DataSplits, optional
         Pre-loaded data per data-set name (default: ``load_dataset`` with ``config.base``).
     on_run : callable, optional
-        Called with each finished run's row (progress reporting).
+        Called with each finished run's row, in the order runs finish.
+    progress : bool, default False
+        Show runs done / total with an ETA on stderr (:class:`shadownets.progress.Progress`).
 
     Returns
     -------
@@ -611,7 +638,8 @@ def compare(config: CompareConfig, *, out_dir: str | os.PathLike | None = None,
         claim = rundir.claim(out, kind="compare", config=config.claim_config(),
                              resume=resume, overwrite=overwrite)
     try:
-        return _compare(config, out, claim, resume, data or _load_all(config, splits), on_run)
+        return _compare(config, out, claim, resume, data or _load_all(config, splits), on_run,
+                        progress)
     except BaseException:
         if claim is not None:  # a replaced comparison is put back; a fresh empty claim undone
             claim.abandon()
@@ -620,8 +648,9 @@ def compare(config: CompareConfig, *, out_dir: str | os.PathLike | None = None,
 
 def _compare(config: CompareConfig, out: Path | None, claim: rundir.Claim | None, resume: bool,
              data: dict[str, Any],
-             on_run: Callable[[dict[str, Any]], None] | None) -> CompareResult:
-    from shadownets.train.loop import TrainingDiverged, data_identity, fit
+             on_run: Callable[[dict[str, Any]], None] | None,
+             progress: bool) -> CompareResult:
+    from shadownets.train.loop import data_identity
 
     identities = {name: data_identity(d) for name, d in data.items()}
     if claim is not None:
@@ -643,19 +672,29 @@ def _compare(config: CompareConfig, out: Path | None, claim: rundir.Claim | None
             save_dataframe_csv(out / "runs_kept.csv", pd.DataFrame(kept,
                                                                    columns=RUNS_FILE_COLUMNS))
     done = {_key(r) for r in rows}
-    for run in plan:
-        if run.key in done:
-            continue
+    todo = [run for run in plan if run.key not in done]
+    order = {run.key: i for i, run in enumerate(plan)}
+
+    def in_plan_order(records: list[dict[str, Any]]) -> pd.DataFrame:
+        ranked = sorted(records, key=lambda r: order.get(_key(r), len(order)))
+        return pd.DataFrame(ranked, columns=RUNS_FILE_COLUMNS)
+
+    finished = run_all([run.cfg for run in todo], data, jobs=config.jobs,
+                       executor=config.executor, address=config.address,
+                       threads=config.threads)
+    with Progress(len(todo), label="compare", enabled=progress) as bar:
         try:
-            final = fit(run.cfg, splits=data[run.cfg.dataset], progress=False).final
-        except TrainingDiverged:
-            final = None
-        row = _run_row(run, final)
-        rows.append(row)
-        if out is not None:
-            save_dataframe_csv(out / "runs.csv", pd.DataFrame(rows, columns=RUNS_FILE_COLUMNS))
-        if on_run is not None:
-            on_run(row)
+            for i, final in finished:
+                row = _run_row(todo[i], final)
+                rows.append(row)
+                if out is not None:  # every finished run is on disk before the next one
+                    save_dataframe_csv(out / "runs.csv", in_plan_order(rows))
+                bar.advance()
+                if on_run is not None:
+                    on_run(row)
+        finally:
+            finished.close()  # an interrupted comparison cancels the runs not yet started
+    rows = in_plan_order(rows).to_dict("records")
     runs = pd.DataFrame(rows, columns=RUNS_FILE_COLUMNS)
     runs["budget"] = runs["budget"].astype(str)
     runs["diverged"] = runs["diverged"].astype(bool)

@@ -207,7 +207,7 @@ def _config(ctx: Context, rule: TrainingRule = RULE):
             grids, datasets, budgets, seeds = first, ("digits", "fashion-mnist"), \
                 (50, 100, 300, 1000), tuple(range(10))
     return CompareConfig(datasets=datasets, budgets=budgets, base=base, grids=grids,
-                         seeds=tuple(ctx.seed + s for s in seeds), **stats)
+                         seeds=tuple(ctx.seed + s for s in seeds), jobs=ctx.jobs, **stats)
 
 
 @register_part(
@@ -220,7 +220,7 @@ def training(ctx: Context) -> PartOutput:
 
     folder = ctx.part_dir(NAME)
     cfg = _config(ctx)
-    compare(cfg, out_dir=folder, **reuse_mode(folder))
+    compare(cfg, out_dir=folder, **reuse_mode(folder), progress=ctx.progress)
     b = cfg.base
     return PartOutput(
         tables=[{"title": "Test error per method (selected candidate, mean ± std over seeds)",
