@@ -130,7 +130,8 @@ def test_sgd_and_eval_every(digits):
 
 
 @pytest.mark.parametrize("changes, match", [
-    ({"method": "mixup"}, r"method must be one of plain, dropout, input-noise, shadow; got"),
+    ({"method": "mixup"}, r"method must be one of plain, dropout, input-noise, shadow, "
+                          r"shadow-consistency, pi-noise, pi-dropout, pseudo-label; got"),
     ({"optimizer": "lbfgs"}, r"optimizer must be one of adam, sgd; got 'lbfgs'"),
     ({"epochs": 0}, r"epochs must be an int >= 1; got 0"),
     ({"n_labels": -5}, r"n_labels must be an int >= 1; got -5"),

@@ -8,14 +8,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shadownets.train.augment import ShadowConfig
+from shadownets.train.semi import CONSISTENCIES, SEMI_SUPERVISED
 
-__all__ = ["METHODS", "OPTIMIZERS", "METHOD_FIELDS", "OPTIMIZER_FIELDS", "TrainConfig"]
+__all__ = ["METHODS", "SUPERVISED", "SEMI_SUPERVISED", "OPTIMIZERS", "METHOD_FIELDS",
+           "OPTIMIZER_FIELDS", "TrainConfig"]
 
-#: Training methods: plain, dropout, Gaussian input noise (the fair control) and shadow data.
-METHODS = ("plain", "dropout", "input-noise", "shadow")
+#: Supervised methods: plain, dropout, Gaussian input noise (the fair control), shadow data.
+SUPERVISED = ("plain", "dropout", "input-noise", "shadow")
+#: Training methods: the supervised ones and the semi-supervised ones of
+#: :mod:`shadownets.train.semi` (labeled loss + λ · a loss on the unlabeled rest of the split).
+METHODS = (*SUPERVISED, *SEMI_SUPERVISED)
 OPTIMIZERS = ("adam", "sgd")
 
 _AUG = ("aug_weight", "n_aug", "warmup_epochs")
+_UNL = ("n_unlabeled",)
 _SHADOW = ("shadow_layer", "shadow_rho", "shadow_alpha", "shadow_source", "shadow_unpool",
            "shadow_match", "calib_size")
 #: The TrainConfig fields each method reads (every other method-specific field is unused).
@@ -24,6 +30,10 @@ METHOD_FIELDS: dict[str, tuple[str, ...]] = {
     "dropout": ("dropout",),
     "input-noise": (*_AUG, "noise_std"),
     "shadow": (*_AUG, *_SHADOW),
+    "shadow-consistency": (*_AUG, *_UNL, "consistency", *_SHADOW),
+    "pi-noise": (*_AUG, *_UNL, "consistency", "noise_std"),
+    "pi-dropout": ("aug_weight", "warmup_epochs", *_UNL, "consistency", "dropout"),
+    "pseudo-label": ("aug_weight", "warmup_epochs", *_UNL, "pseudo_threshold"),
 }
 #: The TrainConfig fields each optimizer reads (beyond lr and weight_decay).
 OPTIMIZER_FIELDS: dict[str, tuple[str, ...]] = {"adam": (), "sgd": ("momentum",)}
@@ -88,10 +98,11 @@ class TrainConfig:
     data_dir: str | None = None  # data folder (None: the cache)
     download: bool = True  # download a data set that is not in data_dir
     eval_every: int = 1  # evaluate val/test every k epochs (and always after the last)
-    # --- method "dropout"
+    # --- methods "dropout" and "pi-dropout"
     dropout: float = 0.5  # dropout probability after each hidden ReLU
-    # --- methods "input-noise" and "shadow"
-    aug_weight: float = 1.0  # λ: loss = CE(real) + λ · CE(augmented) (shadow: 0.5 was best)
+    # --- methods "input-noise", "shadow" and the semi-supervised ones
+    aug_weight: float = 1.0  # λ: loss = CE(real) + λ · CE(augmented), or + λ · the unlabeled
+    #                          loss (semi-supervised); shadow: 0.5 was best
     n_aug: int = 1  # augmented inputs per real input
     warmup_epochs: int = 0  # epochs of plain training before augmentation (shadow: 10 of 30)
     noise_std: float = 0.5  # input-noise: std of the Gaussian noise (normalised units)
@@ -103,6 +114,10 @@ class TrainConfig:
     #                                  pools are undone (see shadownets.reverse)
     shadow_match: str = "rms"  # "rms", "raw", "moments" or "none" (see ShadowAugmenter)
     calib_size: int = 256  # real inputs used to calibrate α at each epoch start
+    # --- semi-supervised methods (shadownets.train.semi)
+    n_unlabeled: int | None = None  # unlabeled inputs: the split's unlabeled rest (None: all)
+    consistency: str = "kl"  # divergence of the consistency methods: "kl" or "mse"
+    pseudo_threshold: float = 0.95  # pseudo-label: least top probability for a pseudo-label
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -120,6 +135,12 @@ class TrainConfig:
             _positive_int("steps_per_epoch", self.steps_per_epoch)
         if self.val_size is not None:
             _positive_int("val_size", self.val_size)
+        if self.n_unlabeled is not None:
+            _positive_int("n_unlabeled", self.n_unlabeled)
+        if self.consistency not in CONSISTENCIES:
+            raise ValueError(f"consistency must be one of {', '.join(CONSISTENCIES)}; got "
+                             f"{self.consistency!r}")
+        _unit_float("pseudo_threshold", self.pseudo_threshold, "(0, 1]")
         for name in ("epochs", "batch_size", "eval_every", "n_aug", "calib_size"):
             _positive_int(name, getattr(self, name))
         for name in ("seed", "data_seed", "warmup_epochs"):
@@ -143,7 +164,7 @@ class TrainConfig:
     def effective_model_kwargs(self) -> dict[str, Any]:
         """Model options, with ``dropout`` overridden for the dropout method."""
         kwargs = dict(self.model_kwargs)
-        if self.method == "dropout":
+        if self.method in ("dropout", "pi-dropout"):
             kwargs["dropout"] = float(self.dropout)
         return kwargs
 

@@ -1,4 +1,5 @@
-"""The trainer: ``fit(config) -> RunResult`` for the methods plain, dropout, input-noise, shadow.
+"""The trainer: ``fit(config) -> RunResult`` for the methods plain, dropout, input-noise, shadow
+and the semi-supervised ones (:mod:`shadownets.train.semi`).
 
 Determinism and resume. All randomness of epoch ``e`` comes from generators seeded with
 ``(seed, e, stream)``: the batch order (same on every rank), the augmentation noise and the
@@ -11,9 +12,13 @@ read from a fresh random permutation of the labeled set (cycled when one pass is
 so a 50-label budget still gets full batches. Under torchrun each rank takes every
 ``world_size``-th example of the global batch and DDP averages the gradients.
 
-Loss. ``CE(real) + λ · CE(augmented)``; ``input-noise`` adds Gaussian noise to ``n_aug`` copies
-of each input, ``shadow`` draws ``n_aug`` shadows per input from the net's shadow net (after
-``warmup_epochs`` of plain training; α is re-calibrated at every epoch start). Shadows are
+Loss. Semi-supervised methods: ``CE(labeled) + λ · U(unlabeled batch)`` (after
+``warmup_epochs``), see :mod:`shadownets.train.semi`; the unlabeled pool is the train split
+less the labeled subset (``n_unlabeled`` of it, seeded), one batch drawn per step from a
+per-epoch generator. Supervised: ``CE(real) + λ · CE(augmented)``; ``input-noise`` adds
+Gaussian noise to ``n_aug`` copies of each input, ``shadow`` draws ``n_aug`` shadows per input
+from the net's shadow net (after ``warmup_epochs`` of plain training; α is re-calibrated at
+every epoch start). Shadows are
 drawn from the code of the real batch at the shadow layer, which is a value of the training
 forward itself: where :attr:`ShadowAugmenter.reuses_forward` holds (the zoo nets without
 Dropout, ``shadow_source="current"``) the step runs the net once on the real batch, keeping
@@ -62,7 +67,7 @@ from shadownets.train.checkpoint import (
     load_optimizer_tensors,
     save_checkpoint,
 )
-from shadownets.train.config import TrainConfig
+from shadownets.train.config import SEMI_SUPERVISED, TrainConfig
 from shadownets.train.distributed import (
     DistInfo,
     setup_distributed,
@@ -217,28 +222,66 @@ def _forward(cfg: TrainConfig, ddp_model: nn.Module, aug: ShadowAugmenter | None
     return logits[:len(yb)], logits[len(yb):], extra[1]
 
 
+def _semi_step(cfg: TrainConfig, model: nn.Module, ddp_model: nn.Module,
+               aug: ShadowAugmenter | None, xb: torch.Tensor, ub: torch.Tensor,
+               g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits of the labeled batch and the unlabeled loss ``U`` of one semi-supervised step
+    (:mod:`shadownets.train.semi`); one pass of the (DDP) net over labeled + perturbed."""
+    from shadownets.train import semi
+
+    target = None
+    if cfg.method != "pseudo-label":  # its target is its own prediction (taken below)
+        with torch.no_grad():
+            target = F.softmax(model(ub), dim=1)
+    u_tilde = semi.perturb(cfg.method, ub, n_aug=cfg.n_aug, noise_std=cfg.noise_std,
+                           augmenter=aug, generator=g)
+    logits = ddp_model(torch.cat([xb, u_tilde]))
+    lp = logits[len(xb):]
+    if target is None:
+        target = F.softmax(lp.detach(), dim=1)
+    loss_u = semi.unlabeled_loss(cfg.method, model, ub, lp, consistency=cfg.consistency,
+                                 pseudo_threshold=cfg.pseudo_threshold, target=target)
+    return logits[:len(xb)], loss_u
+
+
 def _train_epoch(cfg: TrainConfig, model: nn.Module, ddp_model: nn.Module,
                  opt: torch.optim.Optimizer, aug: ShadowAugmenter | None, x: torch.Tensor,
-                 y: torch.Tensor, epoch: int,
-                 info: DistInfo) -> tuple[dict[str, float], float | None]:
-    """One epoch; returns its mean metrics and the first non-finite loss (None if none)."""
+                 y: torch.Tensor, epoch: int, info: DistInfo,
+                 x_unl: torch.Tensor | None = None) -> tuple[dict[str, float], float | None]:
+    """One epoch; returns its mean metrics and the first non-finite loss (None if none).
+    ``x_unl``: the unlabeled pool of a semi-supervised method (one batch drawn per step)."""
     n = int(x.shape[0])
     batch = min(cfg.batch_size, n)
     steps = cfg.steps_per_epoch or math.ceil(n / batch)
     g_data = torch.Generator().manual_seed(_derive(cfg.seed, epoch, 0))
     g_aug = torch.Generator(device=x.device).manual_seed(_derive(cfg.seed, epoch, 1, info.rank))
     torch.manual_seed(_derive(cfg.seed, epoch, 2, info.rank))  # nn.Dropout's masks
+    g_unl = torch.Generator().manual_seed(_derive(cfg.seed, epoch, 4))
+    semi_on = x_unl is not None and epoch >= cfg.warmup_epochs
     if aug is not None and epoch >= cfg.warmup_epochs:
-        aug.refresh(x[:cfg.calib_size])
+        aug.refresh((x_unl if x_unl is not None else x)[:cfg.calib_size])
     model.train()
     sums = {"train_loss": 0.0, "aug_loss": 0.0, "train_error": 0.0}
     bad: float | None = None
     for idx in _batches(n, batch, steps, g_data):
         idx = idx[info.rank::info.world_size].to(x.device)
         xb, yb = x[idx], y[idx]
-        logits, logits_aug, y_aug = _forward(cfg, ddp_model, aug, epoch, xb, yb, g_aug)
+        loss_u = None
+        if semi_on:
+            assert x_unl is not None
+            pick = torch.randint(int(x_unl.shape[0]), (batch,), generator=g_unl)
+            ub = x_unl[pick[info.rank::info.world_size].to(x.device)]
+            logits, loss_u = _semi_step(cfg, model, ddp_model, aug, xb, ub, g_aug)
+            logits_aug = None
+        elif x_unl is not None:  # semi-supervised, still warming up: labeled loss only
+            logits, logits_aug = ddp_model(xb), None
+        else:
+            logits, logits_aug, y_aug = _forward(cfg, ddp_model, aug, epoch, xb, yb, g_aug)
         loss_real = F.cross_entropy(logits, yb)
         loss = loss_real
+        if loss_u is not None:
+            loss = loss_real + cfg.aug_weight * loss_u
+            sums["aug_loss"] += float(loss_u.detach())
         if logits_aug is not None:
             loss_aug = F.cross_entropy(logits_aug, y_aug)
             loss = loss_real + cfg.aug_weight * loss_aug
@@ -448,7 +491,18 @@ def _fit(cfg: TrainConfig, splits: Any, out: Path | None, ckpt: Checkpoint | Non
         ddp_model = nn.parallel.DistributedDataParallel(
             model, device_ids=[int(dev.split(":")[1])] if dev.startswith("cuda") else None)
     aug = None
-    if cfg.method == "shadow":
+    x_unl = None
+    if cfg.method in SEMI_SUPERVISED:
+        from shadownets.train.semi import unlabeled_pool
+
+        pool = unlabeled_pool(int(splits.y_train.shape[0]), idx, cfg.n_unlabeled,
+                              _derive(cfg.seed, 0, 5))
+        if pool.numel() == 0:
+            raise ValueError(f"method {cfg.method!r} learns from the unlabeled rest of the "
+                             f"train split, but n_labels={cfg.n_labels} labels all of it; "
+                             "give a smaller n_labels")
+        x_unl = splits.x_train[pool].to(dev)
+    if cfg.method in ("shadow", "shadow-consistency"):
         sc = cfg.shadow_config()
         aug = ShadowAugmenter(model, layer=sc.layer, rho=sc.rho, n_shadows=sc.n_shadows,
                               alpha=sc.alpha, source=sc.source, unpool=sc.unpool,
@@ -461,14 +515,16 @@ def _fit(cfg: TrainConfig, splits: Any, out: Path | None, ckpt: Checkpoint | Non
         for epoch in range(start, last):
             row: dict[str, float] = {"epoch": epoch + 1}
             tic = time.perf_counter()
-            metrics, bad = _train_epoch(cfg, model, ddp_model, opt, aug, x, y, epoch, info)
+            metrics, bad = _train_epoch(cfg, model, ddp_model, opt, aug, x, y, epoch, info,
+                                        x_unl)
             if _any_rank(bad is not None, info):
                 raise TrainingDiverged(
                     f"training diverged: the loss became {bad if bad is not None else 'nan'} "
                     f"in epoch {epoch + 1} ({cfg.method}, {cfg.optimizer} lr={cfg.lr:g}, "
                     f"weight_decay={cfg.weight_decay:g}); nothing of that epoch was saved — "
                     f"lower the learning rate"
-                    + (" or the augmentation weight" if cfg.method in ("input-noise", "shadow")
+                    + (" or the augmentation weight" if cfg.method in ("input-noise", "shadow",
+                                                                       *SEMI_SUPERVISED)
                        else ""), epoch + 1)
             row.update(metrics)
             row["train_seconds"] = time.perf_counter() - tic
