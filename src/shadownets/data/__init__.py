@@ -3,8 +3,8 @@ downloads with checksums, seeded stratified splits and label budgets; image pres
 photographs bundled with scikit-image, and the one parser of data specs (``--data``).
 
 Importing this package registers the built-in data sets (``digits``, ``mnist``,
-``fashion-mnist``, ``cifar10``, ``synthetic`` and the family ``folder:PATH``); nothing is
-read or downloaded until :func:`load_dataset` or :func:`load_inputs` is called.
+``fashion-mnist``, ``cifar10``, ``mnist1d``, ``synthetic`` and the family ``folder:PATH``);
+nothing is read or downloaded until :func:`load_dataset` or :func:`load_inputs` is called.
 
 >>> x = load_inputs("photos")                         # doctest: +SKIP  (5, 3, 224, 224)
 >>> x = load_inputs("folder:val/", preset="imagenet")  # doctest: +SKIP

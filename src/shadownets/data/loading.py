@@ -138,7 +138,8 @@ def load_dataset(name: str, *, data_dir: str | os.PathLike | None = None, downlo
     ----------
     name : str
         One of :func:`list_datasets`: ``"digits"`` (offline, 1x8x8), ``"mnist"``,
-        ``"fashion-mnist"`` (1x28x28), ``"cifar10"`` (3x32x32), ``"synthetic"`` (1x16x16),
+        ``"fashion-mnist"`` (1x28x28), ``"cifar10"`` (3x32x32), ``"mnist1d"`` (offline,
+        1x1x40 signals), ``"synthetic"`` (1x16x16),
         ``"folder:PATH"`` (your images in ``PATH/<class>/``, all of one size, kept at that
         size; 1 channel when all are gray; split 60/20/20) or a name added with
         :func:`register_dataset`.

@@ -1,9 +1,9 @@
 """Model zoo for shadow-data training: a registry of small nets the shadow net can reverse.
 
 Every model is a :class:`ZooNet` holding one :class:`torch.nn.Sequential` called ``net`` built
-only from reversible pieces (``Linear``, ``Conv2d``, ``ReLU``, ``MaxPool2d``, ``Flatten``) plus
-optional ``Dropout`` modules, which are the identity in eval mode. Activation points are
-therefore named ``"net.<index>"`` (a module's output), e.g. ``"net.3"``.
+only from reversible pieces (``Linear``, ``Conv1d``, ``Conv2d``, ``ReLU``, ``MaxPool2d``,
+``Flatten``) plus optional ``Dropout`` modules, which are the identity in eval mode. Activation
+points are therefore named ``"net.<index>"`` (a module's output), e.g. ``"net.3"``.
 
 The registry follows timm: a dict and a decorator; an unknown name gets an error listing the
 known ones.
@@ -247,6 +247,63 @@ def vgg_small(input_shape: tuple[int, int, int], num_classes: int, *,
     kwargs = {"channels": list(channels), "convs_per_block": convs_per_block, "hidden": hidden,
               "dropout": dropout}
     return ZooNet(nn.Sequential(*layers), name="vgg-small", input_shape=input_shape,
+                  num_classes=num_classes, kwargs=kwargs)
+
+
+def _check_int(arg: str, value: int, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{arg} must be an int >= {low}; got {value!r}")
+    return value
+
+
+@register_model("cnn1d")
+def cnn1d(input_shape: tuple[int, int, int], num_classes: int, *,
+          channels: Sequence[int] = (25, 25, 25), kernel: int = 5, stride: int = 2,
+          padding: int = 1, dropout: float = 0.0) -> ZooNet:
+    """1-D CNN for signals: Flatten(1, 2) → [Conv1d → ReLU (→ Dropout)] per channel count →
+    Flatten → Linear.
+
+    Inputs are signals stored as (C, 1, L) images (``mnist1d``: (1, 1, 40)); ``Flatten(1, 2)``
+    turns a batch (N, C, 1, L) into (N, C, L). The defaults are the CNN of the MNIST-1D paper
+    (Greydanus 2020): three convolutions of 25 channels, kernel 5, stride 2, padding 1; on
+    length 40 the lengths are 19, 9, 4, so the head is Linear(100, num_classes).
+
+    Parameters
+    ----------
+    channels : sequence of int, default (25, 25, 25)
+        Output channels of each convolution.
+    kernel : int, default 5
+        Kernel size of every convolution.
+    stride : int, default 2
+        Stride of every convolution.
+    padding : int, default 1
+        Zero padding at each end, per convolution.
+    dropout : float, default 0.0
+        Dropout probability after each ReLU (0: no Dropout module).
+    """
+    channels = _check_widths("channels", channels, allow_empty=False)
+    kernel = _check_int("kernel", kernel, 1)
+    stride = _check_int("stride", stride, 1)
+    padding = _check_int("padding", padding, 0)
+    dropout = _check_dropout(dropout)
+    c, h, length = input_shape
+    if h != 1:
+        raise ValueError(f"cnn1d: input_shape must be (C, 1, L) signals; got {input_shape!r} "
+                         f"with height {h} (use lenet or vgg-small for images)")
+    layers: list[nn.Module] = [nn.Flatten(1, 2)]
+    for width in channels:
+        if length + 2 * padding < kernel:
+            raise ValueError(f"input_shape too short for {len(channels)} convolutions of kernel "
+                             f"{kernel}, stride {stride}, padding {padding}; got length "
+                             f"{input_shape[2]}")
+        layers += [nn.Conv1d(c, width, kernel, stride=stride, padding=padding), nn.ReLU()]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        c, length = width, (length + 2 * padding - kernel) // stride + 1
+    layers += [nn.Flatten(), nn.Linear(c * length, num_classes)]
+    kwargs = {"channels": list(channels), "kernel": kernel, "stride": stride,
+              "padding": padding, "dropout": dropout}
+    return ZooNet(nn.Sequential(*layers), name="cnn1d", input_shape=input_shape,
                   num_classes=num_classes, kwargs=kwargs)
 
 
