@@ -140,8 +140,8 @@ def test_missing_file_named_without_network(tmp_path, fetched):
     with pytest.raises(FileNotFoundError) as info:
         load_dataset("mnist", data_dir=data, download=False)
     message = str(info.value)
-    assert f"{data} is missing t10k-labels-idx1-ubyte.gz; pass download=True to fetch it" \
-        in message
+    assert f"{data} is missing t10k-labels-idx1-ubyte.gz; pass download=True (--download) to " \
+        "fetch it" in message
     assert "train-images" not in message and "could not be fetched" not in message
     assert fetched == [] and snapshot(data) == before
 

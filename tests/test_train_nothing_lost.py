@@ -440,3 +440,17 @@ def test_compare_cli_refuses_bad_options(tmp_path, args, fragment):
     before = snapshot(tmp_path)
     refused(runner.invoke(app, [*COMPARE, "--out", str(tmp_path / "cmp"), *args]), fragment)
     assert snapshot(tmp_path) == before
+
+
+def test_candidates_table_marks_diverged_cells():
+    import numpy as np
+
+    from shadownets.train.tables import candidates_table
+
+    runs = pd.DataFrame({"dataset": ["d"] * 3, "budget": ["50"] * 3,
+                         "method": ["plain", "plain", "dropout"], "candidate": [0, 1, 0],
+                         "params": ["{}", '{"lr": 1e12}', "{}"], "seed": [0, 0, 0],
+                         "val_error": [0.2, np.nan, 0.3], "diverged": [False, True, False]})
+    lines = candidates_table(runs).splitlines()
+    assert lines[-1].startswith("| plain | lr=1000000000000.0 | diverged |")
+    assert "| plain | — | 0.200 | 0.200 |" in lines

@@ -99,8 +99,9 @@ def _gather(name: str, folder: Path, wanted: list[tuple[Resource, Path | None]],
     if missing and not download:
         them = "it" if len(missing) == 1 else "them"
         raise FileNotFoundError(
-            f"{name}: {folder} is missing {', '.join(missing)}; pass download=True to fetch "
-            f"{them} from {wanted[0][0].urls[0].rsplit('/', 1)[0]}/, or put {them} there")
+            f"{name}: {folder} is missing {', '.join(missing)}; pass download=True "
+            f"(--download) to fetch {them} from {wanted[0][0].urls[0].rsplit('/', 1)[0]}/, or "
+            f"put {them} there")
     own = {local for r, local in wanted if local is not None and local.name == r.filename
            and not verify_file(local, md5=r.md5)}
     paths = []

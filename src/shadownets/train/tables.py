@@ -41,22 +41,30 @@ def candidates_table(runs: pd.DataFrame, digits: int = 3) -> str:
     -------
     str
         Markdown; rows sorted by the mean over budgets (best first). Test errors are not shown:
-        this is the evidence the selection used.
+        this is the evidence the selection used. A cell whose runs diverged (non-finite loss;
+        never selected) reads ``diverged``.
     """
     runs = runs.assign(budget=runs.budget.astype(str))
+    if "diverged" not in runs.columns:
+        runs = runs.assign(diverged=False)
     fmt = f"{{:.{digits}f}}"
     out: list[str] = []
     for dataset in dict.fromkeys(runs.dataset):
         sub = runs[runs.dataset == dataset]
         budgets = _budget_order(sub.budget)
-        table = (sub.groupby(["method", "candidate", "params", "budget"], sort=False)
-                 .val_error.mean().unstack("budget")[budgets])
+        grouped = sub.groupby(["method", "candidate", "params", "budget"], sort=False)
+        table = grouped.val_error.mean().unstack("budget")[budgets]
+        bad = grouped.diverged.any().unstack("budget")[budgets].fillna(False).astype(bool)
         table["mean"] = table.mean(axis=1)
-        table = table.sort_values("mean")
+        table = table.sort_values("mean", na_position="last")
+        bad = bad.loc[table.index]
         seeds = sub.seed.nunique()
         out.append(f"### {dataset}: mean validation error of every candidate ({seeds} seeds)\n")
-        rows = [[method, _params(params), *[fmt.format(v) for v in vals]]
-                for (method, _, params), vals in zip(table.index, table.to_numpy(), strict=True)]
+        flags = np.column_stack([bad.to_numpy(), np.zeros(len(bad), dtype=bool)])
+        rows = [[method, _params(params),
+                 *["diverged" if f else fmt.format(v) for v, f in zip(vals, fl, strict=True)]]
+                for (method, _, params), vals, fl in zip(table.index, table.to_numpy(), flags,
+                                                         strict=True)]
         out.append(_table(["method", "hyper-parameters", *budgets, "mean"], rows))
         out.append("\n")
     return "\n".join(out).rstrip() + "\n"
