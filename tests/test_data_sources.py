@@ -57,7 +57,7 @@ def test_mnist_downloads_into_cache_and_verifies(tmp_path, monkeypatch):
 def test_mnist_missing_without_download(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"is missing train-images-idx3-ubyte.gz, "
                                                 r".*t10k-labels-idx1-ubyte.gz; pass "
-                                                r"download=True to fetch them from"):
+                                                r"download=True \(--download\) to fetch them from"):
         load_dataset("mnist", data_dir=tmp_path, download=False)
 
 
