@@ -1,7 +1,7 @@
 """The training study of docs/training.md: shadow data, supervised and semi-supervised, against
 their baselines over data sets × architectures × label budgets, seeds chosen from a pilot.
 
-    python scripts/training_study.py --jobs 2            # pilot, then the study
+    python scripts/training_study.py --jobs 2 --max-seeds 8   # pilot, then the study
     python scripts/training_study.py --jobs 2 --pilot-only
 
 Every comparison is one ``shadownets.train.compare`` call (Holm across its data sets ×
