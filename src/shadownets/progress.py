@@ -54,8 +54,7 @@ class Progress:
         self.enabled = enabled and total > 0
         self.stream = stream if stream is not None else sys.stderr
         self.every = every
-        tty = hasattr(self.stream, "fileno") and _isatty(self.stream)
-        self.live = tty if live is None else live
+        self.live = _isatty(self.stream) if live is None else live
         self.done = 0
         self._start = time.perf_counter()
         self._last_line = -math.inf

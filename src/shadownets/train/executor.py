@@ -138,11 +138,6 @@ def _run_pool(configs: Sequence[TrainConfig], data: Mapping[str, Any], jobs: int
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _ray_fit(cfg: TrainConfig, data: Mapping[str, Any], threads: int
-             ) -> dict[str, float] | None:
-    return run_one(cfg, data, threads)
-
-
 def _run_ray(configs: Sequence[TrainConfig], data: Mapping[str, Any], jobs: int,
              address: str | None, threads: int
              ) -> Iterator[tuple[int, dict[str, float] | None]]:
@@ -152,7 +147,7 @@ def _run_ray(configs: Sequence[TrainConfig], data: Mapping[str, Any], jobs: int,
                                   "configure_logging": False}
         ray.init(address=address, **kwargs)
     data_ref = ray.put(dict(data))
-    task = ray.remote(num_cpus=threads)(_ray_fit)
+    task = ray.remote(num_cpus=threads)(run_one)
     queue = list(enumerate(configs))
     in_flight: dict[Any, int] = {}
     try:
