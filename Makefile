@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/shadownets reproduce --quick --out runs/demo --resume
+	$(BIN)/shadownets reproduce --quick --out runs/demo --resume --jobs 2
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts

@@ -118,6 +118,8 @@ def test_reproduce_training_part_with_jobs_shows_progress_and_records_the_comman
                                    "--jobs", "2", "--out", str(out)])
     assert res.exit_code == 0, res.output
     lines = [ln for ln in res.stderr.splitlines() if ln.startswith("[compare] ")]
-    assert lines and lines[-1].startswith("[compare] 8/8 runs, ") and "ETA 0:00:00" in lines[-1]
+    # one comparison per use: supervised (4 methods × 2 seeds), semi-supervised (5 × 2)
+    done = [ln for ln in lines if "ETA 0:00:00" in ln]
+    assert [ln.split(" runs")[0] for ln in done] == ["[compare] 8/8", "[compare] 10/10"]
     meta = json.loads((out / "meta.json").read_text())
     assert "--jobs 2" in meta["command"]

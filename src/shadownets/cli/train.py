@@ -275,15 +275,15 @@ def _judge_claim(out: Path, reference: str, margin: float, alpha: float,
     """The report's verdict on the training claim for this comparison, saved as
     ``out/judgement.json`` (None when there is no best-other comparison)."""
     from shadownets.io import save_json
-    from shadownets.report.parts.training import TrainingRule, judge
+    from shadownets.report.parts.training import TrainingRule, judge_comparison
 
     rule = TrainingRule(margin=margin, alpha=alpha, correction=correction, power=power,
                         reference=reference)
     try:
-        j = judge(out, rule)
+        j = judge_comparison(out, rule)
     except ValueError:  # no best-other comparison (e.g. a single method)
         return None
-    record = {"rule": dataclasses.asdict(rule), "rule_text": rule.text(),
+    record = {"rule": dataclasses.asdict(rule), "rule_text": rule.comparison_text(),
               **dataclasses.asdict(j)}
     save_json(out / "judgement.json", record)
     return record

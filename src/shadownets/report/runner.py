@@ -126,7 +126,7 @@ def reproduce(
     on-request part counts as missing only when it was asked for and is not there).
     ``weights`` is a trained AlexNet state dict for the on-request part ``alexnet`` (None:
     random init); a path that is not a file is refused before anything runs. ``jobs``: the
-    training comparison's independent runs at once (local processes; the numbers do not
+    training study's independent runs at once (local processes; the numbers do not
     change); ``progress``: runs done / total with an ETA on stderr.
 
     ``out`` is claimed first (:func:`shadownets.rundir.claim`, kind ``"report"``, settings scale,

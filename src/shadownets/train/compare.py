@@ -105,6 +105,7 @@ __all__ = [
     "summarise",
     "paired_interval",
     "family_verdicts",
+    "estimates_from_diffs",
     "FAMILIES",
     "CORRECTIONS",
     "COMPARISON_VERDICTS",
@@ -308,6 +309,14 @@ def paired_interval(diff: Sequence[float], confidence: float = 0.95) -> tuple[fl
 @functools.cache
 def _nan_if_none(value: int | None) -> float:
     return math.nan if value is None else float(value)
+
+
+def estimates_from_diffs(df: pd.DataFrame) -> list[Estimate]:
+    """The paired-difference estimates of ``diffs.csv`` rows (columns diff_mean, se, df,
+    n_pairs; the standard deviation rebuilt as se·√n), for :func:`family_verdicts`."""
+    return [Estimate(float(r.diff_mean), float(r.se), float(r.df), int(r.n_pairs),
+                     float(r.se) * math.sqrt(int(r.n_pairs)) if int(r.n_pairs) > 0 else math.nan)
+            for r in df.itertuples()]
 
 
 def family_verdicts(estimates: Sequence[Estimate], *, margin: float = 0.01,
