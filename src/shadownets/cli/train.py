@@ -25,8 +25,9 @@ from shadownets.cli._common import handle_errors, json_object, print_json, print
 from shadownets.cli._config_options import Parsed, config_options
 from shadownets.train.compare import CompareConfig
 from shadownets.train.config import TrainConfig
+from shadownets.train.study import ARCHS, StudyConfig
 
-__all__ = ["register", "train_command", "compare_command"]
+__all__ = ["register", "train_command", "compare_command", "study_command"]
 
 
 def _labels(text: str) -> int | None:
@@ -227,6 +228,68 @@ def compare_command(
                    f"Would change: {judgement['flip']} [{out / 'judgement.json'}]")
 
 
+def _archs_text(archs: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
+    return ",".join(f"{a}={'+'.join(d)}" for a, d in archs)
+
+
+def _archs(text: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    out = []
+    for item in _csv("--archs", text):
+        arch, sep, datasets = item.partition("=")
+        names = tuple(d.strip() for d in datasets.split("+") if d.strip())
+        if not sep or not arch.strip() or not names:
+            raise ValueError(f"--archs items must be ARCH=DATASET+DATASET...; got {item!r} "
+                             f"(e.g. {_archs_text(ARCHS)})")
+        out.append((arch.strip(), names))
+    return tuple(out)
+
+
+_STUDY_PARSERS = {"archs": Parsed(_archs, _archs_text(ARCHS)),
+                  "seeds": Parsed(_none_if_false, None, int | None)}
+_STUDY_NOTES = {"archs": "Here ARCH=DATASET+DATASET,... .",
+                "seeds": "Here 0 also stands for None."}
+
+
+@handle_errors
+@config_options(StudyConfig, parsers=_STUDY_PARSERS, notes=_STUDY_NOTES)
+def study_command(
+    out: Path = typer.Option(..., "--out", help="Study folder: study.json, <use>/<arch>/ "
+                                                "comparisons, summary.csv, claims.csv."),
+    config: StudyConfig = None,  # the StudyConfig options (--archs, --budgets, --seeds, ...)
+    resume: bool = typer.Option(False, "--resume", help="Continue the study in --out (its "
+                                "comparisons re-use their finished runs; more seeds may be "
+                                "asked for)."),
+    pilot_only: bool = typer.Option(False, "--pilot-only", help="Stop after the pilot."),
+) -> None:
+    """A training study: a comparison per use × architecture, seeds from a pilot.
+
+    Uses: supervised (shadow data against plain, dropout, input noise) and semi (shadow-
+    consistency against plain, the Π-model with noise and with dropout, pseudo-labels). Decided
+    as the report's training part: Holm over all the study's comparisons, a verdict per claim
+    (use × architecture) and one for the study (docs/training.md).
+    """
+    from shadownets.report.parts.training import study_tables, write_study_tables
+    from shadownets.train.study import USES, run_study
+
+    if out.is_file():
+        raise ValueError(f"--out {out} is a file, not a folder; give a folder")
+    if (out / "study.json").is_file() and not resume:
+        raise ValueError(f"--out {out} holds a study; use --resume to continue it, or another "
+                         "folder")
+
+    def done(use: str, arch: str, folder: Path) -> None:
+        _judge_claim(folder, USES[use][1], config.margin, config.alpha, "holm", config.power)
+
+    run_study(config, out, progress=True, reuse=lambda folder: {"resume": resume},
+              on_comparison=done, pilot_only=pilot_only)
+    judgement = write_study_tables(out)
+    _, claims, record = study_tables(out)
+    print_table(claims.to_dict("records"), title=f"claims ({record['seeds_run']} seeds; Holm "
+                                                 f"over all the study's comparisons)")
+    typer.echo(f"study: {judgement.verdict}. Would change: {judgement.flip} "
+               f"[{out / 'judgement.json'}]")
+
+
 #: --base keys the comparison sets itself, with what to do instead.
 _SET_BY_COMPARE = {"method": "use --methods", "seed": "use --seeds", "dataset": "use --datasets",
                    "n_labels": "use --budgets",
@@ -293,3 +356,4 @@ def register(app: typer.Typer) -> None:
     """Add ``train`` and ``compare`` to ``app``."""
     app.command("train")(train_command)
     app.command("compare")(compare_command)
+    app.command("study")(study_command)

@@ -70,8 +70,8 @@ GRID_MODES = ("default", "first")
 class StudyConfig:
     """Settings of a study (validated here). Defaults: the study of docs/training.md."""
 
-    archs: tuple[tuple[str, tuple[str, ...]], ...] = ARCHS  # (architecture, its data sets)
-    uses: tuple[str, ...] = ("supervised", "semi")  # some of USES
+    archs: tuple[tuple[str, tuple[str, ...]], ...] = ARCHS  # (architecture, its data sets) pairs
+    uses: tuple[str, ...] = ("supervised", "semi")  # "supervised" and/or "semi" (see USES)
     budgets: tuple[int, ...] = (100, 1000)  # label budgets
     seeds: int | None = None  # seeds of every comparison; None: chosen from the pilot
     pilot_seeds: int = 4  # seeds of the pilot (when seeds is None)
@@ -80,7 +80,7 @@ class StudyConfig:
     data_seed: int = 0  # which stratified train/validation split (see TrainConfig)
     epochs: int = 30  # epochs of every training
     steps_per_epoch: int = 10  # Adam steps per epoch
-    lr: float = 1e-3  # Adam learning rate (per-architecture exceptions: LRS)
+    lr: float = 1e-3  # Adam learning rate (cnn1d: 1e-2, the MNIST-1D paper's; see LRS)
     grids: str = "default"  # "default" (DEFAULT_GRIDS) or "first" (their first candidates)
     warmup_epochs: int | None = None  # overrides every candidate's warm-up (short runs)
     margin: float = 0.01  # smallest test-error difference that matters (1 point)
