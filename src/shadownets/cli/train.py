@@ -268,7 +268,7 @@ def study_command(
     as the report's training part: Holm over all the study's comparisons, a verdict per claim
     (use × architecture) and one for the study (docs/training.md).
     """
-    from shadownets.report.parts.training import study_tables, write_study_tables
+    from shadownets.report.parts.training import write_study_tables
     from shadownets.train.study import USES, run_study
 
     if out.is_file():
@@ -283,9 +283,9 @@ def study_command(
     run_study(config, out, progress=True, reuse=lambda folder: {"resume": resume},
               on_comparison=done, pilot_only=pilot_only)
     judgement = write_study_tables(out)
-    _, claims, record = study_tables(out)
-    print_table(claims.to_dict("records"), title=f"claims ({record['seeds_run']} seeds; Holm "
-                                                 f"over all the study's comparisons)")
+    print_table(judgement.numbers["claims"], title=f"claims ({judgement.numbers['seeds_run']} "
+                                                   f"seeds; Holm over all the study's "
+                                                   f"comparisons)")
     typer.echo(f"study: {judgement.verdict}. Would change: {judgement.flip} "
                f"[{out / 'judgement.json'}]")
 

@@ -248,10 +248,10 @@ def write_study_tables(folder: Path, rule: TrainingRule = RULE) -> Judgement:
     from shadownets.io import save_dataframe_csv, save_json
 
     folder = Path(folder)
-    table, claims, _ = study_tables(folder, rule)
-    save_dataframe_csv(folder / "summary.csv", table)
-    save_dataframe_csv(folder / "claims.csv", claims)
-    j = judge(folder, rule)
+    tables = study_tables(folder, rule)
+    save_dataframe_csv(folder / "summary.csv", tables[0])
+    save_dataframe_csv(folder / "claims.csv", tables[1])
+    j = _judge_study(*tables, rule)
     save_json(folder / "judgement.json", {"rule": dataclasses.asdict(rule),
                                           "rule_text": rule.text(), **dataclasses.asdict(j)})
     return j
@@ -264,7 +264,11 @@ def judge(folder: Path, rule: TrainingRule = RULE) -> Judgement:
     degrees of freedom with the rule's margin, α and correction (the rule, not the run, sets
     the thresholds).
     """
-    table, claims, record = study_tables(Path(folder), rule)
+    return _judge_study(*study_tables(Path(folder), rule), rule)
+
+
+def _judge_study(table: pd.DataFrame, claims: pd.DataFrame, record: dict[str, Any],
+                 rule: TrainingRule) -> Judgement:
     m = len(table)
     decided = {v: [f"{r.use}/{r.arch}" for r in claims.itertuples() if r.verdict == v]
                for v in ("holds", "does not hold", "undetermined")}
